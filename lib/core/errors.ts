@@ -1,0 +1,42 @@
+// Typed errors: each names the field or resource at fault, so an edge can answer precisely.
+
+export class FathomError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Input that failed validation; `field` is a dotted path such as `amount` or `records[3].event_time`. */
+export class ValidationError extends FathomError {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message, 'validation_error');
+  }
+}
+
+/** A resource (table, stream, item) refused or failed an operation. */
+export class ResourceError extends FathomError {
+  constructor(
+    message: string,
+    readonly resource: string,
+    readonly retryable: boolean,
+  ) {
+    super(message, retryable ? 'resource_retryable' : 'resource_error');
+  }
+}
+
+/** A configuration value is missing or out of range. */
+export class ConfigError extends FathomError {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message, 'config_error');
+  }
+}

@@ -1,0 +1,520 @@
+// The one feature engine. It interprets a FeatureSet over entity states and is shared by every
+// driver: the incremental one (stream), the batch one (replay, backfill, training sets) and
+// online scoring. The feature vector of an event e is f(S, e) where S holds exactly the entity's
+// events ordered before e by (event time, event id): both drivers feed the aggregate in that order,
+// so their arithmetic — floating point included — is the same sequence of operations.
+import { CHANNELS, type TimedEvent } from '../schemas/event';
+import { ConfigError } from '../errors';
+import { DAY_MS, HOUR_MS, ENTITY_ONLY_KINDS, type FeatureDefinition, type FeatureSet, type WindowDefinition } from './definitions';
+import { usdPerUnit, utcOffsetHours } from './reference-data';
+import {
+  cloneAggregate,
+  emptyCardState,
+  type CardAggregate,
+  type CardState,
+  type MerchantState,
+  type PendingEvent,
+  type Tile,
+} from './state';
+
+export interface EngineOptions {
+  /** How far out of event-time order events may arrive and still be placed exactly. Default 300 s. */
+  readonly allowedLatenessMs?: number;
+  /** How long accepted event ids are remembered for deduplication, in event time. Default 24 h. */
+  readonly dedupeHorizonMs?: number;
+  /** Reorder-buffer bound per entity; past it the oldest events commit early. Default 5,000. */
+  readonly maxPending?: number;
+}
+
+interface Level {
+  readonly tileMs: number;
+  /** Tiles kept behind the commit frontier: the longest window on this level plus one. */
+  readonly keep: number;
+}
+
+interface CompiledWindow {
+  readonly level: number;
+  readonly tiles: number;
+}
+
+/** Aggregate of one window, scanned once per event and shared by every feature on it. */
+interface WindowValue {
+  n: number;
+  s: number;
+  m: number;
+  q: number;
+  z: number;
+}
+
+export type IngestStatus = 'accepted' | 'late' | 'duplicate' | 'too_late';
+
+export interface LoggedVector {
+  readonly eventId: string;
+  readonly ts: number;
+  readonly values: number[];
+  /** Set for events that arrived behind the commit frontier: their vector saw some later events. */
+  readonly late: boolean;
+}
+
+export interface IngestResult {
+  readonly status: IngestStatus;
+  /** New-merchant flag of the event (for the merchant-side aggregate); valid unless too_late. */
+  readonly newMerchant: number;
+  /** Vectors committed by this ingest, in commit (event-time) order. */
+  readonly committed: LoggedVector[];
+}
+
+const keyBefore = (ts1: number, id1: string, ts2: number, id2: string): boolean => ts1 < ts2 || (ts1 === ts2 && id1 < id2);
+
+/** Standard deviation floor, in cents: one USD, so a card with constant amounts does not divide by ~0. */
+const STD_FLOOR_CENTS = 100;
+
+export class FeatureEngine {
+  readonly featureSet: FeatureSet;
+  readonly names: readonly string[];
+  /** Names of the features servable from entity state alone (the online store's current vector). */
+  readonly entityFeatureNames: readonly string[];
+  readonly version: string;
+  readonly allowedLatenessMs: number;
+  readonly dedupeHorizonMs: number;
+  readonly maxPending: number;
+  /** Events older than this behind the newest are ignored for state: no window reaches them. */
+  readonly longestSpanMs: number;
+
+  private readonly levels: Level[];
+  private readonly windows: Map<string, CompiledWindow>;
+  private readonly cardWindowNames: string[];
+  private readonly merchantDefs: FeatureDefinition[];
+  private readonly merchantTileMs: number;
+  private readonly merchantTiles: number;
+  private readonly distinctHours: number;
+  private readonly lookbackDays: number;
+
+  constructor(featureSet: FeatureSet, options: EngineOptions = {}) {
+    this.featureSet = featureSet;
+    this.allowedLatenessMs = options.allowedLatenessMs ?? 300_000;
+    this.dedupeHorizonMs = options.dedupeHorizonMs ?? DAY_MS;
+    this.maxPending = options.maxPending ?? 5_000;
+    if (!(this.allowedLatenessMs >= 0 && this.allowedLatenessMs <= HOUR_MS)) {
+      // The merchant windows and the new-merchant look-back rely on 2 × lateness < 1 hour tile margin.
+      throw new ConfigError('allowedLatenessMs must be between 0 and 3,600,000 (one hour)', 'allowedLatenessMs');
+    }
+    if (!(this.dedupeHorizonMs >= this.allowedLatenessMs)) {
+      throw new ConfigError('dedupeHorizonMs must be at least allowedLatenessMs', 'dedupeHorizonMs');
+    }
+    this.names = featureSet.features.map((f) => f.name);
+    if (new Set(this.names).size !== this.names.length) throw new ConfigError('feature names must be unique', 'features');
+    this.entityFeatureNames = featureSet.features.filter((f) => ENTITY_ONLY_KINDS.has(f.kind)).map((f) => f.name);
+
+    const levelIndex = new Map<number, number>();
+    const levels: { tileMs: number; keep: number }[] = [];
+    this.windows = new Map();
+    const windowOf = (name: string, feature: string): WindowDefinition => {
+      const w = featureSet.windows[name];
+      if (!w) throw new ConfigError(`feature ${feature} names unknown window '${name}'`, `features.${feature}.window`);
+      if (!(w.tileMs > 0 && w.spanMs % w.tileMs === 0)) {
+        throw new ConfigError(`window '${name}' span must be a whole number of tiles`, `windows.${name}`);
+      }
+      return w;
+    };
+    const cardWindows = new Set<string>();
+    let merchantWindow: WindowDefinition | undefined;
+    let distinctWindow: WindowDefinition | undefined;
+    let lookback = 0;
+    for (const f of featureSet.features) {
+      switch (f.kind) {
+        case 'card_window':
+        case 'card_night_share':
+        case 'card_amount_zscore':
+        case 'card_amount_ratio':
+          windowOf(f.window, f.name);
+          cardWindows.add(f.window);
+          break;
+        case 'card_distinct_merchants': {
+          const w = windowOf(f.window, f.name);
+          if (distinctWindow && distinctWindow !== w) throw new ConfigError('one distinct-merchant window per feature set', `features.${f.name}`);
+          distinctWindow = w;
+          break;
+        }
+        case 'merchant_count':
+        case 'merchant_new_card_share': {
+          const w = windowOf(f.window, f.name);
+          if (merchantWindow && merchantWindow !== w) throw new ConfigError('one merchant window per feature set', `features.${f.name}`);
+          merchantWindow = w;
+          break;
+        }
+        case 'card_new_merchant':
+          lookback = Math.max(lookback, f.lookbackDays);
+          break;
+        default:
+          break;
+      }
+    }
+    for (const name of cardWindows) {
+      const w = featureSet.windows[name]!;
+      let li = levelIndex.get(w.tileMs);
+      if (li === undefined) {
+        li = levels.length;
+        levelIndex.set(w.tileMs, li);
+        levels.push({ tileMs: w.tileMs, keep: 0 });
+      }
+      const tiles = w.spanMs / w.tileMs;
+      levels[li]!.keep = Math.max(levels[li]!.keep, tiles + 1);
+      this.windows.set(name, { level: li, tiles });
+    }
+    this.levels = levels;
+    this.cardWindowNames = [...cardWindows];
+    this.merchantDefs = featureSet.features.filter((f) => f.kind === 'merchant_count' || f.kind === 'merchant_new_card_share');
+    this.merchantTileMs = merchantWindow?.tileMs ?? HOUR_MS;
+    this.merchantTiles = merchantWindow ? merchantWindow.spanMs / merchantWindow.tileMs : 0;
+    this.distinctHours = distinctWindow ? Math.ceil(distinctWindow.spanMs / HOUR_MS) : 0;
+    this.lookbackDays = lookback;
+    this.longestSpanMs = Math.max(DAY_MS, ...Object.values(featureSet.windows).map((w) => w.spanMs), lookback * DAY_MS);
+    this.version = `${featureSet.name}.v${featureSet.version}`;
+  }
+
+  // ---- event preparation -------------------------------------------------------------------
+
+  newCardState(): CardState {
+    return emptyCardState(this.levels.length);
+  }
+
+  /** The event reduced to what the engine needs, plus the arrival-time (order-independent) parts. */
+  prepare(e: TimedEvent, newMerchant: number, merchantFeatures: number[]): PendingEvent {
+    const offset = utcOffsetHours(e.country);
+    const hourOfDay = (((e.ts / HOUR_MS + offset) % 24) + 24) % 24;
+    return {
+      id: e.event_id,
+      ts: e.ts,
+      merchant: e.merchant_id,
+      cents: Math.round(e.amount * usdPerUnit(e.currency) * 100),
+      country: e.country,
+      mcc: e.mcc,
+      channel: CHANNELS.indexOf(e.channel),
+      localHour: Math.floor(hourOfDay),
+      newMerchant,
+      merchantFeatures,
+    };
+  }
+
+  // ---- merchant side -----------------------------------------------------------------------
+
+  /**
+   * Merchant features over tiles that closed before (ts − lateness): every event in them arrived
+   * before this one could (the lateness bound), so the value does not depend on arrival order.
+   */
+  merchantFeatures(m: MerchantState | undefined, ts: number): number[] {
+    let n = 0;
+    let c = 0;
+    if (m) {
+      const hi = Math.floor((ts - this.allowedLatenessMs) / this.merchantTileMs); // exclusive
+      const lo = hi - this.merchantTiles;
+      for (let k = m.tiles.length - 1; k >= 0; k--) {
+        const t = m.tiles[k]!;
+        if (t.i >= hi) continue;
+        if (t.i < lo) break;
+        n += t.n;
+        c += t.c;
+      }
+    }
+    return this.merchantDefs.map((f) => (f.kind === 'merchant_count' ? n : n === 0 ? 0 : c / n));
+  }
+
+  applyMerchant(m: MerchantState, ts: number, newCard: number): void {
+    const i = Math.floor(ts / this.merchantTileMs);
+    const tiles = m.tiles;
+    let k = tiles.length - 1;
+    while (k >= 0 && tiles[k]!.i > i) k--;
+    if (k >= 0 && tiles[k]!.i === i) {
+      tiles[k]!.n += 1;
+      tiles[k]!.c += newCard;
+    } else {
+      tiles.splice(k + 1, 0, { i, n: 1, c: newCard });
+    }
+    if (ts > m.maxTs) m.maxTs = ts;
+    if (tiles.length > 4 * (this.merchantTiles + 2)) this.pruneMerchant(m);
+  }
+
+  /** Drops tiles no window can reach again; canonical, so final states compare exactly. */
+  pruneMerchant(m: MerchantState): void {
+    const margin = Math.ceil((2 * this.allowedLatenessMs) / this.merchantTileMs) + 2;
+    const lo = Math.floor(m.maxTs / this.merchantTileMs) - this.merchantTiles - margin;
+    const first = m.tiles.findIndex((t) => t.i >= lo);
+    if (first > 0) m.tiles.splice(0, first);
+    else if (first === -1) m.tiles.length = 0;
+  }
+
+  // ---- card side ---------------------------------------------------------------------------
+
+  /**
+   * 1 when the card paid this merchant on none of the look-back days before the day of
+   * (ts − lateness): only events that must already have arrived decide it.
+   */
+  newMerchantFlag(card: CardState, merchant: string, ts: number): number {
+    if (this.lookbackDays === 0) return 0;
+    const hi = Math.floor((ts - this.allowedLatenessMs) / DAY_MS); // exclusive
+    const lo = hi - this.lookbackDays;
+    const v = card.agg.merchants.get(merchant);
+    if (v) for (const d of v.d) if (d >= lo && d < hi) return 0;
+    for (const p of card.pending) {
+      if (p.merchant !== merchant) continue;
+      const d = Math.floor(p.ts / DAY_MS);
+      if (d >= lo && d < hi) return 0;
+    }
+    return 1;
+  }
+
+  private scanWindow(agg: CardAggregate, w: CompiledWindow, ts: number): WindowValue {
+    const level = this.levels[w.level]!;
+    const hi = Math.floor(ts / level.tileMs);
+    const lo = hi - w.tiles + 1;
+    const tiles = agg.levels[w.level]!;
+    const out: WindowValue = { n: 0, s: 0, m: 0, q: 0, z: 0 };
+    for (let k = tiles.length - 1; k >= 0; k--) {
+      const t = tiles[k]!;
+      if (t.i > hi) continue;
+      if (t.i < lo) break;
+      out.n += t.n;
+      out.s += t.s;
+      out.q += t.q;
+      out.z += t.z;
+      if (t.m > out.m) out.m = t.m;
+    }
+    return out;
+  }
+
+  private homeCountry(agg: CardAggregate): string | undefined {
+    let best: string | undefined;
+    let bestN = 0;
+    for (const [c, n] of agg.countries) if (n > bestN || (n === bestN && best !== undefined && c < best)) [best, bestN] = [c, n];
+    return best;
+  }
+
+  /** f(S, e): the full vector of an event against the aggregate of everything ordered before it. */
+  vector(agg: CardAggregate, e: PendingEvent): number[] {
+    const win = new Map<string, WindowValue>();
+    for (const name of this.cardWindowNames) win.set(name, this.scanWindow(agg, this.windows.get(name)!, e.ts));
+    let mi = 0;
+    const out = new Array<number>(this.featureSet.features.length);
+    this.featureSet.features.forEach((f, idx) => {
+      let v: number;
+      switch (f.kind) {
+        case 'card_window': {
+          const w = win.get(f.window)!;
+          v = f.agg === 'count' ? w.n : f.agg === 'sum' ? w.s / 100 : f.agg === 'max' ? w.m / 100 : w.n === 0 ? 0 : w.s / w.n / 100;
+          break;
+        }
+        case 'card_night_share': {
+          const w = win.get(f.window)!;
+          v = w.n === 0 ? 0 : w.z / w.n;
+          break;
+        }
+        case 'card_distinct_merchants':
+          v = this.distinctMerchants(agg, e.ts);
+          break;
+        case 'card_seconds_since_prev':
+          v = agg.last < 0 ? -1 : (e.ts - agg.last) / 1000;
+          break;
+        case 'card_amount_zscore': {
+          const w = win.get(f.window)!;
+          if (w.n < 2) v = 0;
+          else {
+            const mean = w.s / w.n;
+            const std = Math.max(Math.sqrt(Math.max(w.q / w.n - mean * mean, 0)), STD_FLOOR_CENTS);
+            v = (e.cents - mean) / std;
+          }
+          break;
+        }
+        case 'card_amount_ratio': {
+          const w = win.get(f.window)!;
+          v = w.n === 0 || w.s === 0 ? 1 : e.cents / (w.s / w.n);
+          break;
+        }
+        case 'card_foreign_country': {
+          const home = this.homeCountry(agg);
+          v = home === undefined || home === e.country ? 0 : 1;
+          break;
+        }
+        case 'card_new_merchant':
+          v = e.newMerchant;
+          break;
+        case 'merchant_count':
+        case 'merchant_new_card_share':
+          v = e.merchantFeatures[mi++] ?? 0;
+          break;
+        case 'request':
+          v = f.field === 'amount_usd' ? e.cents / 100 : f.field === 'mcc' ? e.mcc : f.field === 'channel_code' ? e.channel : e.localHour;
+          break;
+      }
+      out[idx] = v;
+    });
+    return out;
+  }
+
+  private distinctMerchants(agg: CardAggregate, ts: number): number {
+    const hi = Math.floor(ts / HOUR_MS);
+    const lo = hi - this.distinctHours + 1;
+    let n = 0;
+    for (const v of agg.merchants.values()) if (v.h >= lo && v.h <= hi) n++;
+    return n;
+  }
+
+  /** S ← S + e. Callers guarantee e is ordered after everything in S, except on the late path. */
+  apply(agg: CardAggregate, e: PendingEvent): void {
+    const night = e.localHour < 6 ? 1 : 0;
+    for (let l = 0; l < this.levels.length; l++) {
+      const i = Math.floor(e.ts / this.levels[l]!.tileMs);
+      const tiles = agg.levels[l]!;
+      let k = tiles.length - 1;
+      while (k >= 0 && tiles[k]!.i > i) k--;
+      let t: Tile;
+      if (k >= 0 && tiles[k]!.i === i) t = tiles[k]!;
+      else {
+        t = { i, n: 0, s: 0, m: 0, q: 0, z: 0 };
+        tiles.splice(k + 1, 0, t);
+      }
+      t.n += 1;
+      t.s += e.cents;
+      t.q += e.cents * e.cents;
+      t.z += night;
+      if (e.cents > t.m) t.m = e.cents;
+    }
+    const h = Math.floor(e.ts / HOUR_MS);
+    const d = Math.floor(e.ts / DAY_MS);
+    const visit = agg.merchants.get(e.merchant);
+    if (!visit) agg.merchants.set(e.merchant, { h, d: [d] });
+    else {
+      if (h > visit.h) visit.h = h;
+      if (!visit.d.includes(d)) {
+        visit.d.push(d);
+        visit.d.sort((a, b) => a - b);
+      }
+    }
+    agg.countries.set(e.country, (agg.countries.get(e.country) ?? 0) + 1);
+    if (keyBefore(agg.last, agg.lastId, e.ts, e.id)) {
+      agg.last = e.ts;
+      agg.lastId = e.id;
+    }
+  }
+
+  /** Drops what no window can reach from the commit frontier on; canonical for exact comparison. */
+  pruneAggregate(agg: CardAggregate): void {
+    if (agg.last < 0) return;
+    this.levels.forEach((level, l) => {
+      const lo = Math.floor(agg.last / level.tileMs) - level.keep;
+      const tiles = agg.levels[l]!;
+      const first = tiles.findIndex((t) => t.i >= lo);
+      if (first > 0) tiles.splice(0, first);
+      else if (first === -1) tiles.length = 0;
+    });
+    const dayLo = Math.floor(agg.last / DAY_MS) - this.lookbackDays - 2;
+    const hourLo = Math.floor(agg.last / HOUR_MS) - this.distinctHours - 1;
+    for (const [m, v] of agg.merchants) {
+      if (v.d[0] !== undefined && v.d[0] < dayLo) v.d = v.d.filter((d) => d >= dayLo);
+      if (v.d.length === 0 && v.h < hourLo) agg.merchants.delete(m);
+    }
+  }
+
+  // ---- incremental driver ------------------------------------------------------------------
+
+  /**
+   * The stream's step for one event. Events wait in a per-entity reorder buffer until the entity's
+   * watermark (newest event time − allowed lateness) passes them; they then commit in
+   * (event time, id) order, each logging f(S, e) before S absorbs it. The result equals the batch
+   * driver's over the sorted history whenever arrival disorder stays within the allowed lateness.
+   */
+  ingest(card: CardState, event: TimedEvent, merchant: MerchantState | undefined): IngestResult {
+    const id = event.event_id;
+    if (card.seen.has(id) || card.lateIds.has(id)) return { status: 'duplicate', newMerchant: this.newMerchantFlag(card, event.merchant_id, event.ts), committed: [] };
+    if (card.maxTs >= 0 && event.ts < card.maxTs - this.longestSpanMs) return { status: 'too_late', newMerchant: 0, committed: [] };
+    const newMerchant = this.newMerchantFlag(card, event.merchant_id, event.ts);
+    const pe = this.prepare(event, newMerchant, this.merchantFeatures(merchant, event.ts));
+    const agg = card.agg;
+    if (agg.last >= 0 && keyBefore(pe.ts, pe.id, agg.last, agg.lastId)) {
+      // Behind the commit frontier: place it in its windows now; its own vector saw later events.
+      const values = this.vector(agg, pe);
+      this.apply(agg, pe);
+      if (pe.ts >= card.maxTs - this.dedupeHorizonMs) card.seen.set(id, pe.ts);
+      else card.lateIds.set(id, card.maxTs);
+      return { status: 'late', newMerchant, committed: [{ eventId: id, ts: pe.ts, values, late: true }] };
+    }
+    insertSorted(card.pending, pe);
+    card.seen.set(id, pe.ts);
+    if (pe.ts > card.maxTs) card.maxTs = pe.ts;
+    const committed = this.commitUpTo(card, card.maxTs - this.allowedLatenessMs);
+    this.pruneCard(card);
+    return { status: 'accepted', newMerchant, committed };
+  }
+
+  /** Commits every pending event — what a drained stream with a final watermark does. */
+  flush(card: CardState): LoggedVector[] {
+    const out = this.commitUpTo(card, Number.POSITIVE_INFINITY);
+    this.pruneCard(card);
+    return out;
+  }
+
+  private commitUpTo(card: CardState, watermark: number): LoggedVector[] {
+    const out: LoggedVector[] = [];
+    const p = card.pending;
+    let k = 0;
+    while (k < p.length && (p[k]!.ts < watermark || p.length - k > this.maxPending)) {
+      const e = p[k++]!;
+      out.push({ eventId: e.id, ts: e.ts, values: this.vector(card.agg, e), late: false });
+      this.apply(card.agg, e);
+    }
+    if (k > 0) p.splice(0, k);
+    return out;
+  }
+
+  private pruneCard(card: CardState): void {
+    // Amortised: prune when the id set has grown well past a horizon's worth, not on every event.
+    if (card.seen.size > 64 && card.seen.size % 64 === 0) {
+      this.pruneIds(card);
+      this.pruneAggregate(card.agg);
+    }
+  }
+
+  pruneIds(card: CardState): void {
+    const lo = card.maxTs - this.dedupeHorizonMs;
+    for (const [id, ts] of card.seen) if (ts < lo) card.seen.delete(id);
+    for (const [id, at] of card.lateIds) if (at < lo) card.lateIds.delete(id);
+  }
+
+  // ---- serving -----------------------------------------------------------------------------
+
+  /**
+   * f(S, e) for an event that is not (yet) in the state, as online scoring needs it: the committed
+   * aggregate plus the buffered events ordered before e. Equal to the vector the stream logs for
+   * e when e arrives in order.
+   */
+  vectorFor(card: CardState | undefined, event: TimedEvent, merchant: MerchantState | undefined): number[] {
+    const state = card ?? this.newCardState();
+    const pe = this.prepare(event, this.newMerchantFlag(state, event.merchant_id, event.ts), this.merchantFeatures(merchant, event.ts));
+    const before = state.pending.filter((p) => keyBefore(p.ts, p.id, pe.ts, pe.id));
+    if (before.length === 0) return this.vector(state.agg, pe);
+    const agg = cloneAggregate(state.agg);
+    for (const p of before) this.apply(agg, p);
+    return this.vector(agg, pe);
+  }
+
+  /** The entity-only features as of the card's newest event, every buffered event included. */
+  currentFeatures(card: CardState): Record<string, number> {
+    const agg = card.pending.length === 0 ? card.agg : cloneAggregate(card.agg);
+    for (const p of card.pending) this.apply(agg, p);
+    const probe: PendingEvent = {
+      id: '\uffff', ts: Math.max(card.maxTs, 0), merchant: '', cents: 0, country: '', mcc: 0, channel: 0, localHour: 0, newMerchant: 0, merchantFeatures: [],
+    };
+    const values = this.vector(agg, probe);
+    const out: Record<string, number> = {};
+    this.featureSet.features.forEach((f, i) => {
+      if (ENTITY_ONLY_KINDS.has(f.kind)) out[f.name] = values[i]!;
+    });
+    return out;
+  }
+}
+
+function insertSorted(list: PendingEvent[], e: PendingEvent): void {
+  let k = list.length;
+  while (k > 0 && keyBefore(e.ts, e.id, list[k - 1]!.ts, list[k - 1]!.id)) k--;
+  list.splice(k, 0, e);
+}

@@ -1,0 +1,92 @@
+// In-memory entity states the engine mutates. Their size is bounded by the windows, not by the
+// number of events: tiles, a visit list per recently-paid merchant, a short reorder buffer and a
+// dedupe horizon of event ids.
+
+/** Aggregates of one tile: count, sum, max and sum of squares of USD cents, and night-time events. */
+export interface Tile {
+  i: number;
+  n: number;
+  s: number;
+  m: number;
+  q: number;
+  z: number;
+}
+
+/** A merchant the card paid: the latest hour tile and the sorted distinct day indices (bounded look-back). */
+export interface MerchantVisit {
+  h: number;
+  d: number[];
+}
+
+/** The committed part of a card's state: every event with key ≤ (last, lastId), none later. */
+export interface CardAggregate {
+  last: number;
+  lastId: string;
+  levels: Tile[][];
+  merchants: Map<string, MerchantVisit>;
+  countries: Map<string, number>;
+}
+
+/**
+ * An event waiting in the reorder buffer, with what was fixed at its arrival: the merchant-side
+ * features and the new-merchant flag depend only on events older than the lateness horizon, so
+ * computing them on arrival gives the same value whatever order the rest arrives in.
+ */
+export interface PendingEvent {
+  id: string;
+  ts: number;
+  merchant: string;
+  cents: number;
+  country: string;
+  mcc: number;
+  channel: number;
+  localHour: number;
+  newMerchant: number;
+  merchantFeatures: number[];
+}
+
+export interface CardState {
+  agg: CardAggregate;
+  pending: PendingEvent[];
+  /** Latest event time seen (accepted), the per-entity watermark's base. */
+  maxTs: number;
+  /** Accepted event ids with their event time, kept while ts ≥ maxTs − dedupe horizon. */
+  seen: Map<string, number>;
+  /** Ids of events accepted on the late path older than the dedupe horizon, with maxTs at arrival. */
+  lateIds: Map<string, number>;
+}
+
+export interface MerchantTile {
+  i: number;
+  n: number;
+  c: number;
+}
+
+export interface MerchantState {
+  tiles: MerchantTile[];
+  maxTs: number;
+}
+
+export function emptyCardState(levelCount: number): CardState {
+  return {
+    agg: { last: -1, lastId: '', levels: Array.from({ length: levelCount }, () => []), merchants: new Map(), countries: new Map() },
+    pending: [],
+    maxTs: -1,
+    seen: new Map(),
+    lateIds: new Map(),
+  };
+}
+
+export function emptyMerchantState(): MerchantState {
+  return { tiles: [], maxTs: -1 };
+}
+
+export function cloneAggregate(a: CardAggregate): CardAggregate {
+  return {
+    last: a.last,
+    lastId: a.lastId,
+    levels: a.levels.map((l) => l.map((t) => ({ ...t }))),
+    merchants: new Map([...a.merchants].map(([k, v]) => [k, { h: v.h, d: [...v.d] }])),
+    countries: new Map(a.countries),
+  };
+}

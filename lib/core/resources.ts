@@ -1,0 +1,53 @@
+// One definition of the platform's named resources. The CDK stacks and the local platform both
+// read it, so a table key or stream name can never differ between AWS and a laptop.
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'S' | 'N' | 'B';
+}
+
+export interface TableDefinition {
+  readonly name: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Attribute holding an epoch-seconds expiry, enabled as DynamoDB TTL. */
+  readonly ttlAttribute?: string;
+}
+
+export interface StreamDefinition {
+  readonly name: string;
+  /** Event field used as the Kinesis partition key: all events of one entity land on one shard, in order. */
+  readonly partitionKeyField: string;
+  /** Shard count used where a fixed count is needed (the local stand-in); AWS uses on-demand capacity. */
+  readonly localShards: number;
+}
+
+export interface QueueDefinition {
+  readonly name: string;
+}
+
+export interface PlatformResources {
+  readonly eventsStream: StreamDefinition;
+  readonly onlineStore: TableDefinition;
+  readonly featureTransformDlq: QueueDefinition;
+}
+
+export function platformResources(prefix = 'fathom'): PlatformResources {
+  return {
+    eventsStream: { name: `${prefix}-events`, partitionKeyField: 'entity_id', localShards: 2 },
+    onlineStore: {
+      name: `${prefix}-online-store`,
+      partitionKey: { name: 'pk', type: 'S' },
+      ttlAttribute: 'expires_at',
+    },
+    featureTransformDlq: { name: `${prefix}-feature-transform-dlq` },
+  };
+}
+
+/** Environment variable names through which infra hands resource names to handlers. */
+export const ENV = {
+  onlineStoreTable: 'FATHOM_ONLINE_STORE_TABLE',
+  eventsStream: 'FATHOM_EVENTS_STREAM',
+  allowedLatenessSeconds: 'FATHOM_ALLOWED_LATENESS_SECONDS',
+  stateTtlDays: 'FATHOM_STATE_TTL_DAYS',
+} as const;

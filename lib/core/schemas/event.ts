@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import type { EntityId, EventId, MerchantId } from '../ids';
+import { ValidationError } from '../errors';
+
+export const CHANNELS = ['pos', 'ecom', 'atm', 'moto'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+const isoUtc = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/, 'must be an ISO 8601 UTC timestamp such as 2026-01-31T12:00:00Z')
+  .refine((s) => Number.isFinite(Date.parse(s)), 'is not a real date');
+
+const id = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(128, `${what} is at most 128 characters`)
+    .regex(/^[A-Za-z0-9_.:#-]+$/, `${what} may contain letters, digits and _ . : # - only`);
+
+/** The reference workload's event fields (DESIGN.md, Shared contracts). */
+const eventShape = {
+  event_id: id('event_id').transform((s) => s as EventId),
+  entity_id: id('entity_id').transform((s) => s as EntityId),
+  merchant_id: id('merchant_id').transform((s) => s as MerchantId),
+  amount: z.number().finite().nonnegative().max(1e9),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
+  mcc: z.number().int().min(0).max(9999),
+  country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as US'),
+  channel: z.enum(CHANNELS),
+  event_time: isoUtc,
+};
+
+/** At the API: unknown fields are rejected. */
+export const EventSchema = z.strictObject(eventShape);
+/** From the stream: unknown fields are kept (they go to the raw events table as received). */
+export const StreamEventSchema = z.looseObject(eventShape);
+
+export type Event = z.infer<typeof EventSchema>;
+
+/** A parsed event plus its event time in epoch milliseconds, computed once at the edge. */
+export interface TimedEvent extends Event {
+  readonly ts: number;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ValidationError };
+
+/** First issue of a zod error as a ValidationError naming the field path. */
+export function toValidationError(error: z.ZodError, prefix = ''): ValidationError {
+  const issue = error.issues[0];
+  const path = issue ? issue.path.map(String).join('.') : '';
+  const field = [prefix, path].filter(Boolean).join('.') || prefix || '(root)';
+  return new ValidationError(`${field}: ${issue?.message ?? 'invalid'}`, field);
+}
+
+export function parseStreamEvent(input: unknown): ParseResult<TimedEvent> {
+  const r = StreamEventSchema.safeParse(input);
+  if (!r.success) return { ok: false, error: toValidationError(r.error) };
+  return { ok: true, value: { ...r.data, ts: Date.parse(r.data.event_time) } };
+}
+
+export function parseApiEvent(input: unknown): ParseResult<TimedEvent> {
+  const r = EventSchema.safeParse(input);
+  if (!r.success) return { ok: false, error: toValidationError(r.error) };
+  return { ok: true, value: { ...r.data, ts: Date.parse(r.data.event_time) } };
+}
