@@ -48,6 +48,7 @@ export function platformResources(prefix = 'fathom'): PlatformResources {
 export const ENV = {
   onlineStoreTable: 'FATHOM_ONLINE_STORE_TABLE',
   eventsStream: 'FATHOM_EVENTS_STREAM',
+  dlqUrl: 'FATHOM_DLQ_URL',
   allowedLatenessSeconds: 'FATHOM_ALLOWED_LATENESS_SECONDS',
   stateTtlDays: 'FATHOM_STATE_TTL_DAYS',
 } as const;

@@ -74,6 +74,8 @@ export class FeatureEngine {
   readonly names: readonly string[];
   /** Names of the features servable from entity state alone (the online store's current vector). */
   readonly entityFeatureNames: readonly string[];
+  /** Names of the merchant-side features, in the order merchantFeatures() returns them. */
+  readonly merchantFeatureNames: readonly string[];
   readonly version: string;
   readonly allowedLatenessMs: number;
   readonly dedupeHorizonMs: number;
@@ -165,6 +167,7 @@ export class FeatureEngine {
     this.levels = levels;
     this.cardWindowNames = [...cardWindows];
     this.merchantDefs = featureSet.features.filter((f) => f.kind === 'merchant_count' || f.kind === 'merchant_new_card_share');
+    this.merchantFeatureNames = this.merchantDefs.map((f) => f.name);
     this.merchantTileMs = merchantWindow?.tileMs ?? HOUR_MS;
     this.merchantTiles = merchantWindow ? merchantWindow.spanMs / merchantWindow.tileMs : 0;
     this.distinctHours = distinctWindow ? Math.ceil(distinctWindow.spanMs / HOUR_MS) : 0;

@@ -1,0 +1,286 @@
+// One invocation of the feature-transform step over a batch of stream records.
+//
+// Within a batch, each entity is read once (BatchGetItem) and written once, conditioned on its
+// version. Write order makes redelivery exact: merchant items first — each remembers the highest
+// sequence number it absorbed per shard, so a redelivered record never counts twice — then card
+// items, whose event-id dedupe does the same for cards. A card is written only if every merchant
+// its events touched was written; otherwise its records fail and come back, and the merchants that
+// did absorb them skip them by sequence number.
+import { ResourceError, ValidationError, FathomError } from '../errors';
+import { parseStreamEvent, type TimedEvent } from '../schemas/event';
+import type { FeatureEngine, LoggedVector } from '../features/engine';
+import { deserializeCard, deserializeMerchant, serializeCard, serializeMerchant } from '../features/serialize';
+import { emptyMerchantState, type CardState, type MerchantState } from '../features/state';
+import { entityKey, seqAfter } from './keys';
+import type { CardStats, DeadLetter, DeadLetterPort, OnlineStorePort, StoredEntity, StreamRecord } from './ports';
+
+export interface FeatureBatchDeps {
+  readonly engine: FeatureEngine;
+  readonly store: OnlineStorePort;
+  readonly deadLetters: DeadLetterPort;
+  /** Attempts per entity write when its version moved underneath. Default 5. */
+  readonly maxConflictAttempts?: number;
+}
+
+export interface FeatureBatchResult {
+  /** Records that must be retried, each with the error that failed it. */
+  readonly failed: Map<string, Error>;
+  readonly vectors: (LoggedVector & { entityId: string })[];
+  readonly counts: {
+    valid: number;
+    malformed: number;
+    applied: number;
+    duplicates: number;
+    late: number;
+    tooLate: number;
+    entitiesWritten: number;
+    conflicts: number;
+  };
+}
+
+interface ValidRecord {
+  readonly record: StreamRecord;
+  readonly event: TimedEvent;
+}
+
+interface MerchantWork {
+  readonly pk: string;
+  item: StoredEntity | undefined;
+  state: MerchantState;
+  /** This batch's contributions, to re-apply on top of a newer version after a conflict. */
+  readonly deltas: { seq: string; shardId: string; ts: number; newCard: number }[];
+}
+
+const emptyStats = (): CardStats => ({ applied: 0, duplicates: 0, late: 0, too_late: 0 });
+
+export async function processFeatureBatch(records: readonly StreamRecord[], deps: FeatureBatchDeps): Promise<FeatureBatchResult> {
+  const { engine, store } = deps;
+  const maxAttempts = deps.maxConflictAttempts ?? 5;
+  const failed = new Map<string, Error>();
+  const counts = { valid: 0, malformed: 0, applied: 0, duplicates: 0, late: 0, tooLate: 0, entitiesWritten: 0, conflicts: 0 };
+  const vectors: FeatureBatchResult['vectors'] = [];
+
+  // 1. Parse. A malformed record goes to the dead-letter queue with its reason and never holds back the rest.
+  const valid: ValidRecord[] = [];
+  const letters: DeadLetter[] = [];
+  for (const record of records) {
+    const parsed = parsePayload(record.data);
+    if (parsed.ok) valid.push({ record, event: parsed.value });
+    else letters.push({ reason: parsed.error.message, field: parsed.error.field, recordId: record.id, shardId: record.shardId, data: record.data });
+  }
+  counts.valid = valid.length;
+  counts.malformed = letters.length;
+  if (letters.length > 0) {
+    try {
+      await deps.deadLetters.send(letters);
+    } catch (e) {
+      for (const l of letters) failed.set(l.recordId, asError(e));
+    }
+  }
+  if (valid.length === 0) return { failed, vectors, counts };
+
+  // 2. Read every entity of the batch once.
+  const byCard = new Map<string, ValidRecord[]>();
+  const merchantIds = new Set<string>();
+  for (const v of valid) {
+    const list = byCard.get(v.event.entity_id);
+    if (list) list.push(v);
+    else byCard.set(v.event.entity_id, [v]);
+    merchantIds.add(v.event.merchant_id);
+  }
+  const cardPks = [...byCard.keys()].map((id) => entityKey('card', id));
+  const merchantPks = [...merchantIds].map((id) => entityKey('merchant', id));
+  let items: Map<string, StoredEntity>;
+  try {
+    items = await store.getMany([...cardPks, ...merchantPks]);
+  } catch (e) {
+    for (const v of valid) failed.set(v.record.id, asError(e));
+    return { failed, vectors, counts };
+  }
+
+  // States that fail to load fail their records (they retry, then reach the on-failure destination).
+  const cards = new Map<string, { item: StoredEntity | undefined; state: CardState }>();
+  const brokenCards = new Map<string, Error>();
+  for (const [cardId] of byCard) {
+    const pk = entityKey('card', cardId);
+    const item = items.get(pk);
+    try {
+      cards.set(cardId, { item, state: item ? deserializeCard(engine, item.state) : engine.newCardState() });
+    } catch (e) {
+      brokenCards.set(cardId, asError(e));
+    }
+  }
+  const merchants = new Map<string, MerchantWork>();
+  const brokenMerchants = new Map<string, Error>();
+  for (const merchantId of merchantIds) {
+    const pk = entityKey('merchant', merchantId);
+    const item = items.get(pk);
+    try {
+      merchants.set(merchantId, { pk, item, state: item ? deserializeMerchant(engine, item.state) : emptyMerchantState(), deltas: [] });
+    } catch (e) {
+      brokenMerchants.set(merchantId, asError(e));
+    }
+  }
+
+  // 3. Compute, in record order (per-shard order is per-entity order).
+  const stats = new Map<string, CardStats>();
+  const cardMerchants = new Map<string, Set<string>>();
+  // Vectors are released only with their card's write: a failed card's records come back and log then.
+  const cardVectors = new Map<string, FeatureBatchResult['vectors']>();
+  for (const [cardId, list] of byCard) {
+    const card = cards.get(cardId);
+    const broken = brokenCards.get(cardId) ?? list.map((v) => brokenMerchants.get(v.event.merchant_id)).find(Boolean);
+    if (!card || broken) {
+      for (const v of list) failed.set(v.record.id, broken ?? new Error('state unavailable'));
+      cards.delete(cardId);
+      continue;
+    }
+    const s = emptyStats();
+    const logged: FeatureBatchResult['vectors'] = [];
+    const touched = new Set<string>();
+    for (const v of list) {
+      const m = merchants.get(v.event.merchant_id)!;
+      const r = engine.ingest(card.state, v.event, m.state);
+      countStatus(s, r.status);
+      for (const c of r.committed) logged.push({ ...c, entityId: cardId });
+      if (r.status === 'accepted' || r.status === 'late') {
+        touched.add(v.event.merchant_id);
+        if (seqAfter(v.record.id, m.item?.seq?.[v.record.shardId])) {
+          engine.applyMerchant(m.state, v.event.ts, r.newMerchant);
+          m.deltas.push({ seq: v.record.id, shardId: v.record.shardId, ts: v.event.ts, newCard: r.newMerchant });
+        }
+      }
+    }
+    stats.set(cardId, s);
+    cardVectors.set(cardId, logged);
+    cardMerchants.set(cardId, touched);
+  }
+
+  // 4. Merchants first.
+  const failedMerchants = new Map<string, Error>();
+  await Promise.all(
+    [...merchants.entries()]
+      .filter(([, m]) => m.deltas.length > 0)
+      .map(async ([merchantId, m]) => {
+        try {
+          counts.conflicts += await writeMerchant(deps, m, maxAttempts);
+          counts.entitiesWritten++;
+        } catch (e) {
+          failedMerchants.set(merchantId, asError(e));
+        }
+      }),
+  );
+
+  // 5. Then cards whose merchants all landed.
+  await Promise.all(
+    [...cards.entries()].map(async ([cardId, card]) => {
+      const list = byCard.get(cardId)!;
+      const merchantFailure = [...(cardMerchants.get(cardId) ?? [])].map((m) => failedMerchants.get(m)).find(Boolean);
+      if (merchantFailure) {
+        for (const v of list) failed.set(v.record.id, merchantFailure);
+        return;
+      }
+      try {
+        const { conflicts, stats: s, vectors: logged } = await writeCard(deps, cardId, card, list, merchants, stats.get(cardId)!, cardVectors.get(cardId)!, maxAttempts);
+        vectors.push(...logged);
+        counts.conflicts += conflicts;
+        counts.entitiesWritten++;
+        counts.applied += s.applied;
+        counts.duplicates += s.duplicates;
+        counts.late += s.late;
+        counts.tooLate += s.too_late;
+      } catch (e) {
+        for (const v of list) failed.set(v.record.id, asError(e));
+      }
+    }),
+  );
+  return { failed, vectors, counts };
+}
+
+async function writeMerchant(deps: FeatureBatchDeps, m: MerchantWork, maxAttempts: number): Promise<number> {
+  const { engine, store } = deps;
+  for (let attempt = 1; ; attempt++) {
+    const seq: Record<string, string> = { ...(m.item?.seq ?? {}) };
+    for (const d of m.deltas) if (seqAfter(d.seq, seq[d.shardId])) seq[d.shardId] = d.seq;
+    const values = engine.merchantFeatures(m.state, m.state.maxTs);
+    const features = Object.fromEntries(engine.merchantFeatureNames.map((name, i) => [name, values[i] ?? 0]));
+    const outcome = await store.put(
+      { pk: m.pk, kind: 'merchant', state: serializeMerchant(engine, m.state), version: (m.item?.version ?? 0) + 1, seq, featureSet: engine.version, features, asOf: m.state.maxTs },
+      m.item?.version ?? null,
+    );
+    if (outcome === 'written') return attempt - 1;
+    if (attempt >= maxAttempts) throw new ResourceError(`${m.pk}: version conflict persisted over ${maxAttempts} attempts`, m.pk, true);
+    // Someone else moved it: start from their version and re-apply what they have not absorbed.
+    m.item = await store.get(m.pk);
+    m.state = m.item ? deserializeMerchant(engine, m.item.state) : emptyMerchantState();
+    for (const d of m.deltas) if (seqAfter(d.seq, m.item?.seq?.[d.shardId])) engine.applyMerchant(m.state, d.ts, d.newCard);
+  }
+}
+
+async function writeCard(
+  deps: FeatureBatchDeps,
+  cardId: string,
+  card: { item: StoredEntity | undefined; state: CardState },
+  list: readonly ValidRecord[],
+  merchants: Map<string, MerchantWork>,
+  batchStats: CardStats,
+  batchVectors: FeatureBatchResult['vectors'],
+  maxAttempts: number,
+): Promise<{ conflicts: number; stats: CardStats; vectors: FeatureBatchResult['vectors'] }> {
+  const { engine, store } = deps;
+  const pk = entityKey('card', cardId);
+  let s = batchStats;
+  let logged = batchVectors;
+  for (let attempt = 1; ; attempt++) {
+    const prev = card.item?.stats ?? emptyStats();
+    const total: CardStats = {
+      applied: prev.applied + s.applied,
+      duplicates: prev.duplicates + s.duplicates,
+      late: prev.late + s.late,
+      too_late: prev.too_late + s.too_late,
+    };
+    const outcome = await store.put(
+      {
+        pk, kind: 'card', state: serializeCard(engine, card.state), version: (card.item?.version ?? 0) + 1, stats: total,
+        featureSet: engine.version, features: engine.currentFeatures(card.state), asOf: card.state.maxTs,
+      },
+      card.item?.version ?? null,
+    );
+    if (outcome === 'written') return { conflicts: attempt - 1, stats: s, vectors: logged };
+    if (attempt >= maxAttempts) throw new ResourceError(`${pk}: version conflict persisted over ${maxAttempts} attempts`, pk, true);
+    // Re-run this batch's events on the newer state: dedupe by event id makes that idempotent.
+    card.item = await store.get(pk);
+    card.state = card.item ? deserializeCard(engine, card.item.state) : engine.newCardState();
+    s = emptyStats();
+    logged = [];
+    for (const v of list) {
+      const r = engine.ingest(card.state, v.event, merchants.get(v.event.merchant_id)?.state);
+      countStatus(s, r.status);
+      for (const c of r.committed) logged.push({ ...c, entityId: cardId });
+    }
+  }
+}
+
+function countStatus(s: CardStats, status: 'accepted' | 'late' | 'duplicate' | 'too_late'): void {
+  if (status === 'accepted') s.applied++;
+  else if (status === 'late') {
+    s.applied++;
+    s.late++;
+  } else if (status === 'duplicate') s.duplicates++;
+  else s.too_late++;
+}
+
+function parsePayload(data: string): { ok: true; value: TimedEvent } | { ok: false; error: ValidationError } {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { ok: false, error: new ValidationError('record data is not valid JSON', '(record)') };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, error: new ValidationError('record data must be a JSON object', '(record)') };
+  }
+  return parseStreamEvent(json);
+}
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new FathomError(String(e), 'unknown'));

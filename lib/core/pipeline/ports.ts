@@ -1,0 +1,63 @@
+// Interfaces the stream step needs from the outside world; lib/adapters implements them.
+
+export type EntityKind = 'card' | 'merchant';
+
+export interface CardStats {
+  applied: number;
+  duplicates: number;
+  late: number;
+  too_late: number;
+}
+
+/** An online-store item as the pipeline sees it. */
+export interface StoredEntity {
+  readonly pk: string;
+  readonly kind: EntityKind;
+  readonly state: string;
+  readonly version: number;
+  /** Card items: ingest counters. */
+  readonly stats?: CardStats;
+  /** Merchant items: the highest stream sequence number applied, per shard (idempotent redelivery). */
+  readonly seq?: Readonly<Record<string, string>>;
+}
+
+export interface EntityWrite extends StoredEntity {
+  readonly featureSet: string;
+  readonly features: Readonly<Record<string, number>>;
+  /** Event time of the entity's newest event, epoch ms: the age of its features. */
+  readonly asOf: number;
+}
+
+export type PutOutcome = 'written' | 'conflict';
+
+export interface OnlineStorePort {
+  /** Reads many items at once; missing keys are absent from the map. */
+  getMany(pks: readonly string[]): Promise<Map<string, StoredEntity>>;
+  /** Strongly consistent read of one item, after a conflict. */
+  get(pk: string): Promise<StoredEntity | undefined>;
+  /**
+   * Writes an item if its stored version is still `expectedVersion` (null: it must not exist yet).
+   * Throws a ResourceError (retryable or not) for anything but a version conflict.
+   */
+  put(item: EntityWrite, expectedVersion: number | null): Promise<PutOutcome>;
+}
+
+export interface DeadLetter {
+  readonly reason: string;
+  readonly field: string;
+  readonly recordId: string;
+  readonly shardId: string;
+  readonly data: string;
+}
+
+export interface DeadLetterPort {
+  /** Sends every letter or throws; a letter is never dropped silently. */
+  send(letters: readonly DeadLetter[]): Promise<void>;
+}
+
+/** A decoded stream record: the Kinesis sequence number, its shard, and the payload text. */
+export interface StreamRecord {
+  readonly id: string;
+  readonly shardId: string;
+  readonly data: string;
+}
