@@ -1,0 +1,29 @@
+export {};
+// `npx fathom <command>` / `npm start` (= `fathom local`). Entry point only: each command lives in lib/cli.
+const commands: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
+  local: { summary: 'run the platform locally on embedded stand-ins (npm start)', load: async () => (await import('../lib/cli/local')).runLocal },
+  generate: { summary: 'generate the reference workload (events + labels) as JSONL / Parquet', load: async () => (await import('../lib/cli/generate')).runGenerate },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return ['usage: fathom <command> [options]', '', 'commands:', ...Object.entries(commands).map(([c, { summary }]) => `  ${c.padEnd(width)}  ${summary}`), ''].join('\n');
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (!command || command === '--help' || command === '-h' || command === 'help') {
+  process.stdout.write(usage());
+  process.exit(command ? 0 : 2);
+}
+const entry = commands[command];
+if (!entry) {
+  process.stderr.write(`fathom: unknown command '${command}'\n\n${usage()}`);
+  process.exit(2);
+}
+try {
+  await (await entry.load())(rest);
+} catch (e) {
+  const err = e as Error & { field?: string };
+  process.stderr.write(`fathom ${command}: ${err.message}\n`);
+  process.exit(err.field !== undefined ? 2 : 1);
+}
