@@ -1,0 +1,142 @@
+// The deployment settings of the CDK app: the `fathom` key of cdk.json's context, validated here
+// with every default stated once. cdk.json repeats the defaults so an operator sees what can be
+// changed; a key left out of cdk.json falls back to the default below. Unknown keys are rejected
+// (a typo such as `batchsize` must not silently fall back to a default).
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+import { ConfigError } from '../core/errors';
+
+/** The context key under which cdk.json holds this configuration. */
+export const CONFIG_CONTEXT_KEY = 'fathom';
+
+// CloudWatch Logs accepts only these retention periods; the CDK enum is their source of truth.
+// INFINITE is left out on purpose: logs of a record-processing function must expire.
+const LOG_RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filter(
+  (v): v is number => typeof v === 'number' && v !== RetentionDays.INFINITE,
+);
+
+const seconds = (min: number, max: number) => z.int().min(min).max(max);
+
+const EnvSchema = z.strictObject({
+  /** AWS account to deploy to. Unset: the stacks are environment-agnostic (synth needs no credentials). */
+  account: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+    .optional(),
+  /** AWS region to deploy to. Unset: environment-agnostic. */
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1')
+    .optional(),
+});
+
+const StreamSchema = z.strictObject({
+  /** Hours a record stays readable on the `events` stream (Kinesis allows 24 to 8760). @default 24 */
+  retentionHours: z.int().min(24).max(8760).default(24),
+});
+
+const FeatureTransformSchema = z.strictObject({
+  /** Records per Lambda invocation (Kinesis event source: 1 to 10000). @default 500 */
+  batchSize: z.int().min(1).max(10_000).default(500),
+  /** Seconds the event source may wait to fill a batch (0 to 300). @default 1 */
+  maxBatchingWindowSeconds: seconds(0, 300).default(1),
+  /** Concurrent batches per shard (1 to 10). Order per entity holds at any value: Lambda keeps one partition key on one batch at a time. @default 1 */
+  // Must be 1: merchant items remember the highest sequence number absorbed per shard, which is
+  // exact only while a shard's batches run one at a time and in order.
+  parallelizationFactor: z.literal(1, { error: 'must be 1 (merchant items checkpoint per-shard sequence numbers; see lib/core/pipeline/feature-batch.ts)' }).default(1),
+  /** Retries of a failing batch before its records go to the on-failure queue (-1 = until the record expires, up to 10000). @default 5 */
+  maximumRetryAttempts: z.int().min(-1).max(10_000).default(5),
+  /** Oldest record the event source still hands to Lambda (-1 = no limit, else 60 to 604800). @default 86400 (the default stream retention) */
+  maximumRecordAgeSeconds: z
+    .int()
+    .refine((v) => v === -1 || (v >= 60 && v <= 604_800), 'must be -1 or between 60 and 604800')
+    .default(86_400),
+  /** Split a failing batch in two and retry each half, so one poison record cannot hold back its neighbours. @default true */
+  bisectOnError: z.boolean().default(true),
+  /** Lambda memory in MB (128 to 10240); CPU scales with it. @default 1024 */
+  memoryMb: z.int().min(128).max(10_240).default(1024),
+  /** Lambda timeout in seconds (1 to 900). @default 60 */
+  timeoutSeconds: seconds(1, 900).default(60),
+  /** Days the function's CloudWatch log group keeps its logs (a CloudWatch Logs retention value). @default 30 */
+  logRetentionDays: z
+    .int()
+    .refine((d) => LOG_RETENTION_DAYS.includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+    // Checked against the enum's own values just above.
+    .transform((d) => d as RetentionDays)
+    .default(RetentionDays.ONE_MONTH),
+  /** Powertools log level. @default 'INFO' */
+  logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** Active X-Ray tracing of the function (needs the X-Ray write permissions, which take no resource). @default true */
+  tracing: z.boolean().default(true),
+});
+
+const FeaturesSchema = z.strictObject({
+  /** Seconds an event may arrive after a later event of its entity and still be applied to the state (0 to 3600, the handler's own limit). @default 300 */
+  allowedLatenessSeconds: z.int().min(0).max(3600).default(300),
+  /** Days an entity's state lives in the online store after its last event (DynamoDB TTL; 1 to 3650). @default 45 */
+  stateTtlDays: z.int().min(1).max(3650).default(45),
+});
+
+const OnlineStoreSchema = z.strictObject({
+  /** DynamoDB deletion protection: the table cannot be deleted until this is turned off. @default true */
+  deletionProtection: z.boolean().default(true),
+  /** What CloudFormation does with the table when it leaves the stack. @default 'retain' */
+  removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+});
+
+const AlarmsSchema = z.strictObject({
+  /** Address subscribed to the alarm topic. @default - no subscription */
+  email: z.email('must be an e-mail address').optional(),
+});
+
+export const FathomConfigSchema = z
+  .strictObject({
+    /** Prefix of every physical resource name (see lib/core/resources.ts). @default 'fathom' */
+    prefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, 'must be 3 to 32 lowercase letters, digits or hyphens, starting with a letter')
+      .default('fathom'),
+    /** @default - environment-agnostic stacks */
+    env: EnvSchema.prefault({}),
+    stream: StreamSchema.prefault({}),
+    featureTransform: FeatureTransformSchema.prefault({}),
+    features: FeaturesSchema.prefault({}),
+    onlineStore: OnlineStoreSchema.prefault({}),
+    alarms: AlarmsSchema.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    // Records leave the stream after the retention period: an event source limit beyond it
+    // would never apply, and a reader would believe records wait longer than they do.
+    const age = config.featureTransform.maximumRecordAgeSeconds;
+    if (age !== -1 && age > config.stream.retentionHours * 3600) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['featureTransform', 'maximumRecordAgeSeconds'],
+        message: `must not exceed the stream retention (${config.stream.retentionHours} h = ${config.stream.retentionHours * 3600} s)`,
+      });
+    }
+  });
+
+/** The validated configuration, every default filled in. */
+export type FathomConfig = z.output<typeof FathomConfigSchema>;
+/** What cdk.json may hold: every key optional. */
+export type FathomConfigInput = z.input<typeof FathomConfigSchema>;
+
+/**
+ * Validates the raw `fathom` context value (undefined when cdk.json has none) and fills in the defaults.
+ * @throws ConfigError naming the first offending field as a dotted path, e.g. `fathom.featureTransform.batchSize`.
+ */
+export function loadConfig(raw: unknown): FathomConfig {
+  const result = FathomConfigSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw new ConfigError(`invalid ${CONFIG_CONTEXT_KEY} configuration`, CONFIG_CONTEXT_KEY);
+  const path = [CONFIG_CONTEXT_KEY, ...issue.path.map(String)];
+  // An unknown key is reported at its own path, not at the object that holds it.
+  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
+  const field = path.join('.');
+  throw new ConfigError(`${field}: ${issue.message}`, field);
+}
+
+/** The configuration with nothing overridden: the documented defaults. */
+export const DEFAULT_CONFIG: FathomConfig = loadConfig(undefined);

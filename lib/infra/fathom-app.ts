@@ -1,0 +1,47 @@
+// The stacks of the platform and how they depend on each other. bin/app.ts and the infra tests
+// both build the app through here, so the tests check what `cdk synth` deploys.
+import type { Environment } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { FathomConfig } from './config';
+import { FeatureStoreStack } from './stacks/feature-store-stack';
+import { IngestionStack } from './stacks/ingestion-stack';
+
+export interface FathomStacks {
+  readonly ingestion: IngestionStack;
+  readonly featureStore: FeatureStoreStack;
+}
+
+export interface FathomStacksOptions {
+  /**
+   * The feature-transform handler's entry file.
+   * @default lambdas/feature-transform/handler.ts
+   */
+  readonly featureTransformEntry?: string;
+}
+
+export function addFathomStacks(scope: Construct, config: FathomConfig, options: FathomStacksOptions = {}): FathomStacks {
+  // Without an account and region the stacks are environment-agnostic: synth needs no
+  // credentials, and `cdk deploy` resolves the environment from the caller's profile.
+  const env: Environment = { account: config.env.account, region: config.env.region };
+  const stackName = (area: string) => `${config.prefix}-${area}`;
+
+  const ingestion = new IngestionStack(scope, 'Ingestion', {
+    env,
+    stackName: stackName('ingestion'),
+    description: 'Fathom ingestion: the events Kinesis stream',
+    prefix: config.prefix,
+    retentionPeriod: Duration.hours(config.stream.retentionHours),
+  });
+
+  const featureStore = new FeatureStoreStack(scope, 'FeatureStore', {
+    env,
+    stackName: stackName('feature-store'),
+    description: 'Fathom feature store: DynamoDB online store and the streaming feature-transform Lambda',
+    config,
+    eventsStream: ingestion.stream,
+    featureTransformEntry: options.featureTransformEntry,
+  });
+
+  return { ingestion, featureStore };
+}
