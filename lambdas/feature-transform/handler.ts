@@ -35,6 +35,7 @@ async function step(records: KinesisStreamRecord[]): Promise<Map<string, Error>>
   const c = result.counts;
   metrics.addMetric('EventsApplied', MetricUnit.Count, c.applied);
   metrics.addMetric('DuplicatesIgnored', MetricUnit.Count, c.duplicates);
+  metrics.addMetric('RedeliveredSkipped', MetricUnit.Count, c.redelivered);
   metrics.addMetric('LateEvents', MetricUnit.Count, c.late);
   metrics.addMetric('TooLateEvents', MetricUnit.Count, c.tooLate);
   metrics.addMetric('MalformedRecords', MetricUnit.Count, c.malformed);

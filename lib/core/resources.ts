@@ -52,3 +52,17 @@ export const ENV = {
   allowedLatenessSeconds: 'FATHOM_ALLOWED_LATENESS_SECONDS',
   stateTtlDays: 'FATHOM_STATE_TTL_DAYS',
 } as const;
+
+/**
+ * The feature-transform function and its event source mapping, as deployed: the defaults of the
+ * CDK config (lib/infra/config.ts) and the settings of the local poller (lib/local/platform.ts).
+ */
+export const FEATURE_TRANSFORM_DEFAULTS = {
+  batchSize: 500,
+  maxBatchingWindowSeconds: 1,
+  maximumRetryAttempts: 5,
+  bisectOnError: true,
+  timeoutSeconds: 60,
+  allowedLatenessSeconds: 300,
+  stateTtlDays: 45,
+} as const;

@@ -5,6 +5,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors';
+import { FEATURE_TRANSFORM_DEFAULTS } from '../core/resources';
 
 /** The context key under which cdk.json holds this configuration. */
 export const CONFIG_CONTEXT_KEY = 'fathom';
@@ -37,26 +38,26 @@ const StreamSchema = z.strictObject({
 
 const FeatureTransformSchema = z.strictObject({
   /** Records per Lambda invocation (Kinesis event source: 1 to 10000). @default 500 */
-  batchSize: z.int().min(1).max(10_000).default(500),
+  batchSize: z.int().min(1).max(10_000).default(FEATURE_TRANSFORM_DEFAULTS.batchSize),
   /** Seconds the event source may wait to fill a batch (0 to 300). @default 1 */
-  maxBatchingWindowSeconds: seconds(0, 300).default(1),
+  maxBatchingWindowSeconds: seconds(0, 300).default(FEATURE_TRANSFORM_DEFAULTS.maxBatchingWindowSeconds),
   /** Concurrent batches per shard (1 to 10). Order per entity holds at any value: Lambda keeps one partition key on one batch at a time. @default 1 */
   // Must be 1: merchant items remember the highest sequence number absorbed per shard, which is
   // exact only while a shard's batches run one at a time and in order.
   parallelizationFactor: z.literal(1, { error: 'must be 1 (merchant items checkpoint per-shard sequence numbers; see lib/core/pipeline/feature-batch.ts)' }).default(1),
   /** Retries of a failing batch before its records go to the on-failure queue (-1 = until the record expires, up to 10000). @default 5 */
-  maximumRetryAttempts: z.int().min(-1).max(10_000).default(5),
+  maximumRetryAttempts: z.int().min(-1).max(10_000).default(FEATURE_TRANSFORM_DEFAULTS.maximumRetryAttempts),
   /** Oldest record the event source still hands to Lambda (-1 = no limit, else 60 to 604800). @default 86400 (the default stream retention) */
   maximumRecordAgeSeconds: z
     .int()
     .refine((v) => v === -1 || (v >= 60 && v <= 604_800), 'must be -1 or between 60 and 604800')
     .default(86_400),
   /** Split a failing batch in two and retry each half, so one poison record cannot hold back its neighbours. @default true */
-  bisectOnError: z.boolean().default(true),
+  bisectOnError: z.boolean().default(FEATURE_TRANSFORM_DEFAULTS.bisectOnError),
   /** Lambda memory in MB (128 to 10240); CPU scales with it. @default 1024 */
   memoryMb: z.int().min(128).max(10_240).default(1024),
   /** Lambda timeout in seconds (1 to 900). @default 60 */
-  timeoutSeconds: seconds(1, 900).default(60),
+  timeoutSeconds: seconds(1, 900).default(FEATURE_TRANSFORM_DEFAULTS.timeoutSeconds),
   /** Days the function's CloudWatch log group keeps its logs (a CloudWatch Logs retention value). @default 30 */
   logRetentionDays: z
     .int()
@@ -72,9 +73,9 @@ const FeatureTransformSchema = z.strictObject({
 
 const FeaturesSchema = z.strictObject({
   /** Seconds an event may arrive after a later event of its entity and still be applied to the state (0 to 3600, the handler's own limit). @default 300 */
-  allowedLatenessSeconds: z.int().min(0).max(3600).default(300),
+  allowedLatenessSeconds: z.int().min(0).max(3600).default(FEATURE_TRANSFORM_DEFAULTS.allowedLatenessSeconds),
   /** Days an entity's state lives in the online store after its last event (DynamoDB TTL; 1 to 3650). @default 45 */
-  stateTtlDays: z.int().min(1).max(3650).default(45),
+  stateTtlDays: z.int().min(1).max(3650).default(FEATURE_TRANSFORM_DEFAULTS.stateTtlDays),
 });
 
 const OnlineStoreSchema = z.strictObject({

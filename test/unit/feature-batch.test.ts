@@ -130,3 +130,19 @@ describe('processFeatureBatch', () => {
     expect(JSON.parse(store.items.get('merchant#mer_1')!.state).t[0][1]).toBe(1);
   });
 });
+
+describe('processFeatureBatch: redelivery', () => {
+  it('skips a redelivered record by sequence number even when its event is older than the dedupe horizon', async () => {
+    const store = new MemoryStore();
+    // One card, events 10 days apart: the first falls out of the 24 h id-dedupe horizon.
+    const events = [ev({ at: T0 }), ev({ at: T0 + 10 * 86_400_000 })];
+    const records = events.map((e) => rec(raw(e)));
+    await processFeatureBatch(records, { engine, store, deadLetters: new MemoryDlq() });
+    const before = store.items.get('card#card_1')!.state;
+    const again = await processFeatureBatch(records, { engine, store, deadLetters: new MemoryDlq() });
+    expect(again.counts.redelivered).toBe(2);
+    expect(again.counts.applied).toBe(0);
+    expect(store.items.get('card#card_1')!.state).toBe(before);
+    expect(store.items.get('card#card_1')!.stats!.applied).toBe(2);
+  });
+});

@@ -9,7 +9,11 @@ export interface EntityVector extends LoggedVector {
   readonly entityId: string;
 }
 
+/** Receives each logged vector; the default collects them into `vectors`. */
+export type VectorSink = (v: EntityVector) => void;
+
 export interface DriverResult {
+  /** The logged vectors, in log order; empty when a sink was given. */
   readonly vectors: EntityVector[];
   readonly cards: Map<string, CardState>;
   readonly merchants: Map<string, MerchantState>;
@@ -22,11 +26,12 @@ const byEventKey = (a: TimedEvent, b: TimedEvent) => a.ts - b.ts || (a.event_id 
  * Batch driver: the reference semantics. Sorts the history by (event time, id) and, for each
  * event, logs f(S, e) and then applies e — no buffer, no watermark.
  */
-export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>): DriverResult {
+export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>, sink?: VectorSink): DriverResult {
   const sorted = [...events].sort(byEventKey);
   const cards = new Map<string, CardState>();
   const merchants = new Map<string, MerchantState>();
   const vectors: EntityVector[] = [];
+  const emit = sink ?? ((v: EntityVector) => void vectors.push(v));
   const counts: Record<IngestStatus, number> = { accepted: 0, late: 0, duplicate: 0, too_late: 0 };
   for (const e of sorted) {
     let card = cards.get(e.entity_id);
@@ -39,7 +44,7 @@ export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>): D
     if (!merchant) merchants.set(e.merchant_id, (merchant = emptyMerchantState()));
     const flag = engine.newMerchantFlag(card, e.merchant_id, e.ts);
     const pe = engine.prepare(e, flag, engine.merchantFeatures(merchant, e.ts));
-    vectors.push({ entityId: e.entity_id, eventId: e.event_id, ts: e.ts, values: engine.vector(card.agg, pe), late: false });
+    emit({ entityId: e.entity_id, eventId: e.event_id, ts: e.ts, values: engine.vector(card.agg, pe), late: false });
     engine.apply(card.agg, pe);
     engine.applyMerchant(merchant, e.ts, flag);
     card.seen.set(e.event_id, e.ts);
@@ -60,8 +65,14 @@ export class IncrementalDriver {
   readonly merchants = new Map<string, MerchantState>();
   readonly vectors: EntityVector[] = [];
   readonly counts: Record<IngestStatus, number> = { accepted: 0, late: 0, duplicate: 0, too_late: 0 };
+  private readonly emit: VectorSink;
 
-  constructor(private readonly engine: FeatureEngine) {}
+  constructor(
+    private readonly engine: FeatureEngine,
+    sink?: VectorSink,
+  ) {
+    this.emit = sink ?? ((v) => void this.vectors.push(v));
+  }
 
   ingest(e: TimedEvent): IngestStatus {
     let card = this.cards.get(e.entity_id);
@@ -71,12 +82,12 @@ export class IncrementalDriver {
     const r = this.engine.ingest(card, e, merchant);
     this.counts[r.status]++;
     if (r.status === 'accepted' || r.status === 'late') this.engine.applyMerchant(merchant, e.ts, r.newMerchant);
-    for (const v of r.committed) this.vectors.push({ ...v, entityId: e.entity_id });
+    for (const v of r.committed) this.emit({ ...v, entityId: e.entity_id });
     return r.status;
   }
 
   /** Commits every buffered event, as a drained stream does. */
   flush(): void {
-    for (const [entityId, card] of this.cards) for (const v of this.engine.flush(card)) this.vectors.push({ ...v, entityId });
+    for (const [entityId, card] of this.cards) for (const v of this.engine.flush(card)) this.emit({ ...v, entityId });
   }
 }

@@ -14,8 +14,8 @@ import {
   type CardState,
   type MerchantState,
   type PendingEvent,
-  type Tile,
 } from './state';
+import { STRIDE, I, TN, TS, TM, TQ, TZ, tileAt, dropBefore } from './tile-level';
 
 export interface EngineOptions {
   /** How far out of event-time order events may arrive and still be placed exactly. Default 300 s. */
@@ -33,18 +33,24 @@ interface Level {
 }
 
 interface CompiledWindow {
+  readonly index: number;
   readonly level: number;
   readonly tiles: number;
 }
 
-/** Aggregate of one window, scanned once per event and shared by every feature on it. */
-interface WindowValue {
-  n: number;
-  s: number;
-  m: number;
-  q: number;
-  z: number;
+/** Fields of a window's aggregate in the scratch buffer (stride W). */
+const N = 0, S = 1, M = 2, Q = 3, Z = 4, W = 5;
+
+/** A feature compiled to numeric codes, so the per-event loop allocates nothing and switches on ints. */
+interface Slot {
+  readonly op: number;
+  readonly w: number;
+  readonly arg: number;
 }
+const OP = {
+  count: 0, sum: 1, mean: 2, max: 3, night: 4, distinct: 5, sincePrev: 6, zscore: 7, ratio: 8, foreign: 9, newMerchant: 10, merchant: 11,
+  amount: 12, mcc: 13, channel: 14, hour: 15,
+} as const;
 
 export type IngestStatus = 'accepted' | 'late' | 'duplicate' | 'too_late';
 
@@ -85,7 +91,10 @@ export class FeatureEngine {
 
   private readonly levels: Level[];
   private readonly windows: Map<string, CompiledWindow>;
-  private readonly cardWindowNames: string[];
+  /** Per level, its windows by ascending length: one backwards scan fills all of them. */
+  private readonly levelWindows: CompiledWindow[][];
+  private readonly slots: Slot[];
+  private readonly scratch: Float64Array;
   private readonly merchantDefs: FeatureDefinition[];
   private readonly merchantTileMs: number;
   private readonly merchantTiles: number;
@@ -162,10 +171,38 @@ export class FeatureEngine {
       }
       const tiles = w.spanMs / w.tileMs;
       levels[li]!.keep = Math.max(levels[li]!.keep, tiles + 1);
-      this.windows.set(name, { level: li, tiles });
+      this.windows.set(name, { index: this.windows.size, level: li, tiles });
     }
     this.levels = levels;
-    this.cardWindowNames = [...cardWindows];
+    this.levelWindows = levels.map((_, li) => [...this.windows.values()].filter((w) => w.level === li).sort((a, b) => a.tiles - b.tiles));
+    this.scratch = new Float64Array(Math.max(1, this.windows.size) * W);
+    let merchantSlot = 0;
+    this.slots = featureSet.features.map((f): Slot => {
+      const w = 'window' in f && this.windows.has(f.window) ? this.windows.get(f.window)!.index * W : 0;
+      switch (f.kind) {
+        case 'card_window':
+          return { op: OP[f.agg], w, arg: 0 };
+        case 'card_night_share':
+          return { op: OP.night, w, arg: 0 };
+        case 'card_distinct_merchants':
+          return { op: OP.distinct, w, arg: 0 };
+        case 'card_seconds_since_prev':
+          return { op: OP.sincePrev, w, arg: 0 };
+        case 'card_amount_zscore':
+          return { op: OP.zscore, w, arg: 0 };
+        case 'card_amount_ratio':
+          return { op: OP.ratio, w, arg: 0 };
+        case 'card_foreign_country':
+          return { op: OP.foreign, w, arg: 0 };
+        case 'card_new_merchant':
+          return { op: OP.newMerchant, w, arg: 0 };
+        case 'merchant_count':
+        case 'merchant_new_card_share':
+          return { op: OP.merchant, w, arg: merchantSlot++ };
+        case 'request':
+          return { op: f.field === 'amount_usd' ? OP.amount : f.field === 'mcc' ? OP.mcc : f.field === 'channel_code' ? OP.channel : OP.hour, w, arg: 0 };
+      }
+    });
     this.merchantDefs = featureSet.features.filter((f) => f.kind === 'merchant_count' || f.kind === 'merchant_new_card_share');
     this.merchantFeatureNames = this.merchantDefs.map((f) => f.name);
     this.merchantTileMs = merchantWindow?.tileMs ?? HOUR_MS;
@@ -267,90 +304,78 @@ export class FeatureEngine {
     return 1;
   }
 
-  private scanWindow(agg: CardAggregate, w: CompiledWindow, ts: number): WindowValue {
-    const level = this.levels[w.level]!;
-    const hi = Math.floor(ts / level.tileMs);
-    const lo = hi - w.tiles + 1;
-    const tiles = agg.levels[w.level]!;
-    const out: WindowValue = { n: 0, s: 0, m: 0, q: 0, z: 0 };
-    for (let k = tiles.length - 1; k >= 0; k--) {
-      const t = tiles[k]!;
-      if (t.i > hi) continue;
-      if (t.i < lo) break;
-      out.n += t.n;
-      out.s += t.s;
-      out.q += t.q;
-      out.z += t.z;
-      if (t.m > out.m) out.m = t.m;
+  /** Fills the scratch buffer with every window's aggregate as of ts: one backwards pass per level. */
+  private scanWindows(agg: CardAggregate, ts: number): void {
+    const out = this.scratch;
+    out.fill(0);
+    for (let l = 0; l < this.levels.length; l++) {
+      const wins = this.levelWindows[l]!;
+      const hi = Math.floor(ts / this.levels[l]!.tileMs);
+      const level = agg.levels[l]!;
+      const d = level.data;
+      let n = 0, s = 0, m = 0, q = 0, z = 0;
+      let wi = 0;
+      let lo = hi - wins[0]!.tiles + 1;
+      for (let o = (level.len - 1) * STRIDE; o >= 0 && wi < wins.length; o -= STRIDE) {
+        const ti = d[o + I]!;
+        if (ti > hi) continue;
+        while (ti < lo) {
+          // Crossing a window's far edge: it is complete, snapshot it and widen to the next one.
+          const w = wins[wi]!.index * W;
+          out[w + N] = n; out[w + S] = s; out[w + M] = m; out[w + Q] = q; out[w + Z] = z;
+          if (++wi === wins.length) break;
+          lo = hi - wins[wi]!.tiles + 1;
+        }
+        if (wi === wins.length) break;
+        n += d[o + TN]!; s += d[o + TS]!; q += d[o + TQ]!; z += d[o + TZ]!;
+        if (d[o + TM]! > m) m = d[o + TM]!;
+      }
+      for (; wi < wins.length; wi++) {
+        const o = wins[wi]!.index * W;
+        out[o + N] = n; out[o + S] = s; out[o + M] = m; out[o + Q] = q; out[o + Z] = z;
+      }
     }
-    return out;
-  }
-
-  private homeCountry(agg: CardAggregate): string | undefined {
-    let best: string | undefined;
-    let bestN = 0;
-    for (const [c, n] of agg.countries) if (n > bestN || (n === bestN && best !== undefined && c < best)) [best, bestN] = [c, n];
-    return best;
   }
 
   /** f(S, e): the full vector of an event against the aggregate of everything ordered before it. */
   vector(agg: CardAggregate, e: PendingEvent): number[] {
-    const win = new Map<string, WindowValue>();
-    for (const name of this.cardWindowNames) win.set(name, this.scanWindow(agg, this.windows.get(name)!, e.ts));
-    let mi = 0;
-    const out = new Array<number>(this.featureSet.features.length);
-    this.featureSet.features.forEach((f, idx) => {
+    this.scanWindows(agg, e.ts);
+    const w = this.scratch;
+    const slots = this.slots;
+    const out: number[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const o = slot.w;
+      const n = w[o + N]!;
       let v: number;
-      switch (f.kind) {
-        case 'card_window': {
-          const w = win.get(f.window)!;
-          v = f.agg === 'count' ? w.n : f.agg === 'sum' ? w.s / 100 : f.agg === 'max' ? w.m / 100 : w.n === 0 ? 0 : w.s / w.n / 100;
-          break;
-        }
-        case 'card_night_share': {
-          const w = win.get(f.window)!;
-          v = w.n === 0 ? 0 : w.z / w.n;
-          break;
-        }
-        case 'card_distinct_merchants':
-          v = this.distinctMerchants(agg, e.ts);
-          break;
-        case 'card_seconds_since_prev':
-          v = agg.last < 0 ? -1 : (e.ts - agg.last) / 1000;
-          break;
-        case 'card_amount_zscore': {
-          const w = win.get(f.window)!;
-          if (w.n < 2) v = 0;
+      switch (slot.op) {
+        case OP.count: v = n; break;
+        case OP.sum: v = w[o + S]! / 100; break;
+        case OP.mean: v = n === 0 ? 0 : w[o + S]! / n / 100; break;
+        case OP.max: v = w[o + M]! / 100; break;
+        case OP.night: v = n === 0 ? 0 : w[o + Z]! / n; break;
+        case OP.distinct: v = this.distinctMerchants(agg, e.ts); break;
+        case OP.sincePrev: v = agg.last < 0 ? -1 : (e.ts - agg.last) / 1000; break;
+        case OP.zscore: {
+          if (n < 2) v = 0;
           else {
-            const mean = w.s / w.n;
-            const std = Math.max(Math.sqrt(Math.max(w.q / w.n - mean * mean, 0)), STD_FLOOR_CENTS);
+            const mean = w[o + S]! / n;
+            const std = Math.max(Math.sqrt(Math.max(w[o + Q]! / n - mean * mean, 0)), STD_FLOOR_CENTS);
             v = (e.cents - mean) / std;
           }
           break;
         }
-        case 'card_amount_ratio': {
-          const w = win.get(f.window)!;
-          v = w.n === 0 || w.s === 0 ? 1 : e.cents / (w.s / w.n);
-          break;
-        }
-        case 'card_foreign_country': {
-          const home = this.homeCountry(agg);
-          v = home === undefined || home === e.country ? 0 : 1;
-          break;
-        }
-        case 'card_new_merchant':
-          v = e.newMerchant;
-          break;
-        case 'merchant_count':
-        case 'merchant_new_card_share':
-          v = e.merchantFeatures[mi++] ?? 0;
-          break;
-        case 'request':
-          v = f.field === 'amount_usd' ? e.cents / 100 : f.field === 'mcc' ? e.mcc : f.field === 'channel_code' ? e.channel : e.localHour;
-          break;
+        case OP.ratio: v = n === 0 || w[o + S] === 0 ? 1 : e.cents / (w[o + S]! / n); break;
+        case OP.foreign: v = agg.home === '' || agg.home === e.country ? 0 : 1; break;
+        case OP.newMerchant: v = e.newMerchant; break;
+        case OP.merchant: v = e.merchantFeatures[slot.arg] ?? 0; break;
+        case OP.amount: v = e.cents / 100; break;
+        case OP.mcc: v = e.mcc; break;
+        case OP.channel: v = e.channel; break;
+        default: v = e.localHour;
       }
-      out[idx] = v;
-    });
+      out.push(v);
+    }
     return out;
   }
 
@@ -367,20 +392,14 @@ export class FeatureEngine {
     const night = e.localHour < 6 ? 1 : 0;
     for (let l = 0; l < this.levels.length; l++) {
       const i = Math.floor(e.ts / this.levels[l]!.tileMs);
-      const tiles = agg.levels[l]!;
-      let k = tiles.length - 1;
-      while (k >= 0 && tiles[k]!.i > i) k--;
-      let t: Tile;
-      if (k >= 0 && tiles[k]!.i === i) t = tiles[k]!;
-      else {
-        t = { i, n: 0, s: 0, m: 0, q: 0, z: 0 };
-        tiles.splice(k + 1, 0, t);
-      }
-      t.n += 1;
-      t.s += e.cents;
-      t.q += e.cents * e.cents;
-      t.z += night;
-      if (e.cents > t.m) t.m = e.cents;
+      const level = agg.levels[l]!;
+      const o = tileAt(level, i);
+      const d = level.data;
+      d[o + TN]! += 1;
+      d[o + TS]! += e.cents;
+      d[o + TQ]! += e.cents * e.cents;
+      d[o + TZ]! += night;
+      if (e.cents > d[o + TM]!) d[o + TM] = e.cents;
     }
     const h = Math.floor(e.ts / HOUR_MS);
     const d = Math.floor(e.ts / DAY_MS);
@@ -388,12 +407,20 @@ export class FeatureEngine {
     if (!visit) agg.merchants.set(e.merchant, { h, d: [d] });
     else {
       if (h > visit.h) visit.h = h;
-      if (!visit.d.includes(d)) {
+      const lastDay = visit.d[visit.d.length - 1]!;
+      if (d > lastDay) visit.d.push(d);
+      else if (d !== lastDay && !visit.d.includes(d)) {
         visit.d.push(d);
         visit.d.sort((a, b) => a - b);
       }
     }
-    agg.countries.set(e.country, (agg.countries.get(e.country) ?? 0) + 1);
+    const cn = (agg.countries.get(e.country) ?? 0) + 1;
+    agg.countries.set(e.country, cn);
+    // Counts only grow, so the argmax (ties to the smaller code) can be kept up to date in O(1).
+    if (cn > agg.homeN || (cn === agg.homeN && e.country < agg.home)) {
+      agg.home = e.country;
+      agg.homeN = cn;
+    }
     if (keyBefore(agg.last, agg.lastId, e.ts, e.id)) {
       agg.last = e.ts;
       agg.lastId = e.id;
@@ -403,13 +430,7 @@ export class FeatureEngine {
   /** Drops what no window can reach from the commit frontier on; canonical for exact comparison. */
   pruneAggregate(agg: CardAggregate): void {
     if (agg.last < 0) return;
-    this.levels.forEach((level, l) => {
-      const lo = Math.floor(agg.last / level.tileMs) - level.keep;
-      const tiles = agg.levels[l]!;
-      const first = tiles.findIndex((t) => t.i >= lo);
-      if (first > 0) tiles.splice(0, first);
-      else if (first === -1) tiles.length = 0;
-    });
+    this.levels.forEach((level, l) => dropBefore(agg.levels[l]!, Math.floor(agg.last / level.tileMs) - level.keep));
     const dayLo = Math.floor(agg.last / DAY_MS) - this.lookbackDays - 2;
     const hourLo = Math.floor(agg.last / HOUR_MS) - this.distinctHours - 1;
     for (const [m, v] of agg.merchants) {

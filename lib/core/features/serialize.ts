@@ -6,6 +6,7 @@ import { ValidationError } from '../errors';
 import { toValidationError } from '../schemas/event';
 import type { FeatureEngine } from './engine';
 import type { CardState, MerchantState, PendingEvent } from './state';
+import { levelFromTuples, levelToTuples } from './tile-level';
 
 const STATE_SCHEMA_VERSION = 1;
 
@@ -43,7 +44,7 @@ export function serializeCard(engine: FeatureEngine, s: CardState): string {
     last: a.last,
     lastId: a.lastId,
     max: s.maxTs,
-    lv: a.levels.map((l) => l.map((t) => [t.i, t.n, t.s, t.m, t.q, t.z])),
+    lv: a.levels.map(levelToTuples),
     mv: [...a.merchants].sort(byKey).map(([m, v]) => [m, v.h, ...v.d]),
     co: [...a.countries].sort(byKey),
     p: s.pending.map((e) => [e.id, e.ts, e.merchant, e.cents, e.country, e.mcc, e.channel, e.localHour, e.newMerchant, e.merchantFeatures]),
@@ -70,9 +71,15 @@ export function deserializeCard(engine: FeatureEngine, text: string): CardState 
   if (j.lv.length !== state.agg.levels.length) throw new ValidationError('state has a different tile layout', 'state.lv');
   state.agg.last = j.last;
   state.agg.lastId = j.lastId;
-  state.agg.levels = j.lv.map((l) => l.map(([i, n, s, m, q, zz]) => ({ i, n, s, m, q, z: zz })));
+  state.agg.levels = j.lv.map(levelFromTuples);
   state.agg.merchants = new Map(j.mv.map(([m, h, ...d]) => [m, { h, d }]));
   state.agg.countries = new Map(j.co);
+  for (const [c, n] of j.co) {
+    if (n > state.agg.homeN || (n === state.agg.homeN && c < state.agg.home)) {
+      state.agg.home = c;
+      state.agg.homeN = n;
+    }
+  }
   state.pending = j.p.map(
     ([id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures]): PendingEvent => ({
       id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures,

@@ -2,15 +2,7 @@
 // number of events: tiles, a visit list per recently-paid merchant, a short reorder buffer and a
 // dedupe horizon of event ids.
 
-/** Aggregates of one tile: count, sum, max and sum of squares of USD cents, and night-time events. */
-export interface Tile {
-  i: number;
-  n: number;
-  s: number;
-  m: number;
-  q: number;
-  z: number;
-}
+import { cloneLevel, emptyLevel, type TileLevel } from './tile-level';
 
 /** A merchant the card paid: the latest hour tile and the sorted distinct day indices (bounded look-back). */
 export interface MerchantVisit {
@@ -22,9 +14,13 @@ export interface MerchantVisit {
 export interface CardAggregate {
   last: number;
   lastId: string;
-  levels: Tile[][];
+  /** Per tile level: count, sum, max and sum of squares of USD cents, and night-time events. */
+  levels: TileLevel[];
   merchants: Map<string, MerchantVisit>;
   countries: Map<string, number>;
+  /** Derived from `countries`: the most frequent country (ties to the smaller code) and its count. */
+  home: string;
+  homeN: number;
 }
 
 /**
@@ -69,7 +65,7 @@ export interface MerchantState {
 
 export function emptyCardState(levelCount: number): CardState {
   return {
-    agg: { last: -1, lastId: '', levels: Array.from({ length: levelCount }, () => []), merchants: new Map(), countries: new Map() },
+    agg: { last: -1, lastId: '', levels: Array.from({ length: levelCount }, () => emptyLevel()), merchants: new Map(), countries: new Map(), home: '', homeN: 0 },
     pending: [],
     maxTs: -1,
     seen: new Map(),
@@ -85,8 +81,10 @@ export function cloneAggregate(a: CardAggregate): CardAggregate {
   return {
     last: a.last,
     lastId: a.lastId,
-    levels: a.levels.map((l) => l.map((t) => ({ ...t }))),
+    levels: a.levels.map(cloneLevel),
     merchants: new Map([...a.merchants].map(([k, v]) => [k, { h: v.h, d: [...v.d] }])),
     countries: new Map(a.countries),
+    home: a.home,
+    homeN: a.homeN,
   };
 }

@@ -1,11 +1,12 @@
 // One invocation of the feature-transform step over a batch of stream records.
 //
 // Within a batch, each entity is read once (BatchGetItem) and written once, conditioned on its
-// version. Write order makes redelivery exact: merchant items first — each remembers the highest
-// sequence number it absorbed per shard, so a redelivered record never counts twice — then card
-// items, whose event-id dedupe does the same for cards. A card is written only if every merchant
-// its events touched was written; otherwise its records fail and come back, and the merchants that
-// did absorb them skip them by sequence number.
+// version. Every item remembers the highest stream sequence number it absorbed per shard, so a
+// redelivered record (a retried batch, a bisected half) never counts twice, however old its event.
+// Write order keeps that exact across entities: merchant items first, then card items, and a card
+// is written only if every merchant its events touched was written; otherwise its records fail
+// and come back, and the merchants that did absorb them skip them by sequence number. Event-id
+// dedupe in the engine is for the other kind of duplicate: the same event sent twice by a producer.
 import { ResourceError, ValidationError, FathomError } from '../errors';
 import { parseStreamEvent, type TimedEvent } from '../schemas/event';
 import type { FeatureEngine, LoggedVector } from '../features/engine';
@@ -31,6 +32,7 @@ export interface FeatureBatchResult {
     malformed: number;
     applied: number;
     duplicates: number;
+    redelivered: number;
     late: number;
     tooLate: number;
     entitiesWritten: number;
@@ -57,7 +59,7 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
   const { engine, store } = deps;
   const maxAttempts = deps.maxConflictAttempts ?? 5;
   const failed = new Map<string, Error>();
-  const counts = { valid: 0, malformed: 0, applied: 0, duplicates: 0, late: 0, tooLate: 0, entitiesWritten: 0, conflicts: 0 };
+  const counts = { valid: 0, malformed: 0, applied: 0, duplicates: 0, redelivered: 0, late: 0, tooLate: 0, entitiesWritten: 0, conflicts: 0 };
   const vectors: FeatureBatchResult['vectors'] = [];
 
   // 1. Parse. A malformed record goes to the dead-letter queue with its reason and never holds back the rest.
@@ -139,6 +141,10 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
     const logged: FeatureBatchResult['vectors'] = [];
     const touched = new Set<string>();
     for (const v of list) {
+      if (!seqAfter(v.record.id, card.item?.seq?.[v.record.shardId])) {
+        counts.redelivered++;
+        continue;
+      }
       const m = merchants.get(v.event.merchant_id)!;
       const r = engine.ingest(card.state, v.event, m.state);
       countStatus(s, r.status);
@@ -239,9 +245,11 @@ async function writeCard(
       late: prev.late + s.late,
       too_late: prev.too_late + s.too_late,
     };
+    const seq: Record<string, string> = { ...(card.item?.seq ?? {}) };
+    for (const v of list) if (seqAfter(v.record.id, seq[v.record.shardId])) seq[v.record.shardId] = v.record.id;
     const outcome = await store.put(
       {
-        pk, kind: 'card', state: serializeCard(engine, card.state), version: (card.item?.version ?? 0) + 1, stats: total,
+        pk, kind: 'card', state: serializeCard(engine, card.state), version: (card.item?.version ?? 0) + 1, stats: total, seq,
         featureSet: engine.version, features: engine.currentFeatures(card.state), asOf: card.state.maxTs,
       },
       card.item?.version ?? null,
@@ -254,6 +262,7 @@ async function writeCard(
     s = emptyStats();
     logged = [];
     for (const v of list) {
+      if (!seqAfter(v.record.id, card.item?.seq?.[v.record.shardId])) continue;
       const r = engine.ingest(card.state, v.event, merchants.get(v.event.merchant_id)?.state);
       countStatus(s, r.status);
       for (const c of r.committed) logged.push({ ...c, entityId: cardId });

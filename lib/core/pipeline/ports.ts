@@ -17,7 +17,7 @@ export interface StoredEntity {
   readonly version: number;
   /** Card items: ingest counters. */
   readonly stats?: CardStats;
-  /** Merchant items: the highest stream sequence number applied, per shard (idempotent redelivery). */
+  /** The highest stream sequence number absorbed, per shard: redelivered records are skipped exactly. */
   readonly seq?: Readonly<Record<string, string>>;
 }
 
