@@ -1,0 +1,251 @@
+// `fathom local` (what `npm start` runs): the embedded platform with traffic flowing through it.
+// Starts the stand-ins and the feature transform, replays a seeded workload into the stream, and
+// either keeps running until Ctrl-C or, with --exit, waits for the stream to drain and prints a
+// one-line JSON summary as the last line on stdout.
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, ValidationError } from '../core/errors';
+// The workload generator: the only thing this command takes from lib/core/generator.
+import { generateWorkload, resolveWorkloadOptions } from '../core/generator';
+import { malformedPayloads } from '../local/malformed-payloads';
+import { summarizeOnlineStore } from '../local/online-store-summary';
+import { startLocalPlatform, type LocalPlatform } from '../local/platform';
+import { replayEvents, startReplayProgress } from '../local/replay';
+import { DEFAULT_DATA_DIR, type StandInPorts } from '../local/stand-ins';
+
+export const LOCAL_USAGE = `usage: fathom local [options]      (npm start)
+  --events N          events to replay (default 20000)
+  --seed S            workload seed (default 42); the same seed replays the same events
+  --malformed N       malformed payloads mixed in, to exercise the dead-letter queue (default 0)
+  --exit              wait until the stream is drained, print a JSON summary, exit
+  --data-dir DIR      state directory (default .fathom)
+  --fresh             delete the state in DIR first (without it, a rerun sends the workload
+                      again into the state the last run left)
+  --port-dynamodb P   --port-kinesis P   --port-s3 P   --port-sqs P
+                      stand-in ports (default: free ports)
+  --verbose           show the function's own logs and metrics (Powertools) on stdout
+  -h, --help          this text`;
+
+const DRAIN_TIMEOUT_MS = 10 * 60_000;
+
+export interface LocalArgs {
+  readonly events: number;
+  readonly seed: number;
+  readonly malformed: number;
+  readonly exit: boolean;
+  readonly dataDir: string;
+  readonly fresh: boolean;
+  readonly ports: StandInPorts;
+  readonly verbose: boolean;
+}
+
+/** The summary printed by --exit, in this key order. */
+export interface LocalSummary {
+  readonly events: number;
+  readonly features_written: number;
+  readonly dlq: number;
+  readonly duplicates_ignored: number;
+  readonly seconds: number;
+}
+
+/** A bad command line; the command exits with code 2. */
+class UsageError extends ValidationError {}
+
+function integerFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value.replaceAll('_', ''));
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got "${value}")`, flag);
+  }
+  return n;
+}
+
+/** Reads the command line; `undefined` means --help. */
+export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        events: { type: 'string' },
+        seed: { type: 'string' },
+        malformed: { type: 'string' },
+        exit: { type: 'boolean' },
+        'data-dir': { type: 'string' },
+        fresh: { type: 'boolean' },
+        'port-dynamodb': { type: 'string' },
+        'port-kinesis': { type: 'string' },
+        'port-s3': { type: 'string' },
+        'port-sqs': { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS_')) {
+      throw new UsageError(error.message, '(arguments)');
+    }
+    throw error;
+  }
+  if (values.help) return undefined;
+  const port = (flag: string, value: string | undefined) => integerFlag(flag, value, 0, 65_535) ?? 0;
+  const events = integerFlag('--events', values.events, 0, 1e9) ?? 20_000;
+  const seed = integerFlag('--seed', values.seed, 0, 2 ** 32 - 1) ?? 42;
+  // Checked now, before any stand-in starts: the generator's own limits, named by flag.
+  try {
+    resolveWorkloadOptions({ seed, events });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const flag = `--${error.field}`;
+    throw new UsageError(error.message.startsWith(error.field) ? flag + error.message.slice(error.field.length) : error.message, flag);
+  }
+  const dataDir = values['data-dir'] ?? DEFAULT_DATA_DIR;
+  if (dataDir.trim() === '') throw new UsageError('--data-dir must not be empty', '--data-dir');
+  return {
+    events,
+    seed,
+    malformed: integerFlag('--malformed', values.malformed, 0, 1e6) ?? 0,
+    exit: values.exit ?? false,
+    dataDir: resolve(dataDir),
+    fresh: values.fresh ?? false,
+    ports: {
+      dynamodb: port('--port-dynamodb', values['port-dynamodb']),
+      kinesis: port('--port-kinesis', values['port-kinesis']),
+      s3: port('--port-s3', values['port-s3']),
+      sqs: port('--port-sqs', values['port-sqs']),
+    },
+    verbose: values.verbose ?? false,
+  };
+}
+
+/** Deletes what the platform keeps in the data dir (only its own subfolders, never the dir itself). */
+function wipeState(dataDir: string): void {
+  for (const name of ['dynamodb', 'kinesis', 's3', 'sqs', 'checkpoints']) rmSync(join(dataDir, name), { recursive: true, force: true });
+}
+
+async function summarize(platform: LocalPlatform, events: number, started: number): Promise<LocalSummary> {
+  const [store, dlq] = await Promise.all([
+    summarizeOnlineStore(platform.clients.dynamodb, platform.resources.tableName),
+    platform.dlqDepth(),
+  ]);
+  return {
+    events,
+    features_written: store.applied,
+    dlq,
+    duplicates_ignored: store.duplicates,
+    seconds: Math.round((performance.now() - started) / 10) / 100,
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM; `dispose` removes the listeners. */
+function interruption(): { readonly signal: AbortSignal; readonly stopped: Promise<NodeJS.Signals>; dispose(): void } {
+  const controller = new AbortController();
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const stopped = new Promise<NodeJS.Signals>((resolveSignal) => {
+    onSignal = (signal) => {
+      controller.abort(new Error(`interrupted by ${signal}`));
+      resolveSignal(signal);
+    };
+  });
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    stopped,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+async function runPlatform(args: LocalArgs): Promise<void> {
+  const started = performance.now();
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  if (args.fresh) wipeState(args.dataDir);
+  const interrupt = interruption();
+  const platform = await startLocalPlatform({
+    dataDir: args.dataDir,
+    ports: args.ports,
+    quietFunction: !args.verbose,
+    log: (message) => say(`[event-source] ${message}`),
+  });
+  let sent = 0;
+  const progress = startReplayProgress({
+    sent: () => sent,
+    processed: () => {
+      const stats = platform.poller.stats();
+      return stats.recordsSucceeded + stats.recordsDiscarded;
+    },
+    dlq: () => platform.dlqDepth(),
+  });
+  try {
+    const e = platform.endpoints;
+    say(`fathom local: data in ${platform.dataDir}`);
+    say(`  dynamodb ${e.dynamodb}  kinesis ${e.kinesis}  s3 ${e.s3}  sqs ${e.sqs}`);
+    say(`  stream ${platform.resources.streamName} (${platform.resources.shardCount} shards) → feature-transform → table ${platform.resources.tableName}, dlq ${platform.resources.dlqUrl}`);
+
+    const replay = await replayEvents({
+      kinesis: platform.clients.kinesis,
+      streamName: platform.resources.streamName,
+      partitionKeyField: platform.resources.partitionKeyField,
+      events: (function* () {
+        for (const item of generateWorkload({ seed: args.seed, events: args.events })) yield item.event;
+      })(),
+      malformed: malformedPayloads(args.malformed),
+      onProgress: (p) => {
+        sent = p.events + p.malformed;
+      },
+      signal: interrupt.signal,
+    });
+    const drained = platform.poller.waitUntilIdle({ timeoutMs: DRAIN_TIMEOUT_MS });
+    const outcome = await Promise.race([drained.then(() => 'drained' as const), interrupt.stopped]);
+    await progress.stop();
+    if (outcome !== 'drained') {
+      if (args.exit) process.exitCode = 130; // interrupted before the summary it was asked for
+      return;
+    }
+
+    const summary = await summarize(platform, replay.events, started);
+    if (args.exit) {
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      return;
+    }
+    say(`drained: ${JSON.stringify(summary)}`);
+    say('the platform keeps running; Ctrl-C stops it');
+    await interrupt.stopped;
+  } catch (error) {
+    await progress.stop().catch(() => undefined);
+    // Ctrl-C during the replay: a clean stop, not a failure (but no summary either).
+    if (interrupt.signal.aborted) {
+      if (args.exit) process.exitCode = 130;
+      return;
+    }
+    throw error;
+  } finally {
+    interrupt.dispose();
+    say('fathom local: stopping');
+    await platform.stop();
+  }
+}
+
+/** `fathom local …`: a bad flag prints the reason and the usage, exit code 2. */
+export async function runLocal(argv: string[]): Promise<void> {
+  let args: LocalArgs | undefined;
+  try {
+    args = parseLocalArgs(argv);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    process.stderr.write(`fathom local: ${error.message}\n${LOCAL_USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (args === undefined) {
+    process.stdout.write(`${LOCAL_USAGE}\n`);
+    return;
+  }
+  await runPlatform(args);
+}

@@ -1,0 +1,130 @@
+// Starts the embedded AWS stand-ins in this process: dynalite (DynamoDB), kinesalite (Kinesis),
+// s3rver (S3) and the local SQS endpoint, each on its own port, with state under one data dir.
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
+import S3rver from 's3rver';
+import { ResourceError } from '../core/errors';
+import type { StandInEndpoints } from './aws-clients';
+import { lockDataDir } from './data-dir-lock';
+import { startSqsEndpoint } from './sqs-endpoint';
+
+/** `.fathom/` in the repository root (git-ignored), as DESIGN.md fixes for local state. */
+export const DEFAULT_DATA_DIR = resolve(fileURLToPath(new URL('../../.fathom', import.meta.url)));
+
+export interface StandInPorts {
+  readonly dynamodb?: number;
+  readonly kinesis?: number;
+  readonly s3?: number;
+  readonly sqs?: number;
+}
+
+export interface StandInOptions {
+  /** Where state lives; defaults to DEFAULT_DATA_DIR. */
+  readonly dataDir?: string;
+  /**
+   * Keep DynamoDB, Kinesis and SQS state on disk under dataDir (default true). When false they are
+   * in memory; S3 is always on disk (s3rver has no in-memory store), under dataDir/s3.
+   */
+  readonly persist?: boolean;
+  readonly host?: string;
+  /** 0 or absent: a free port. */
+  readonly ports?: StandInPorts;
+}
+
+export interface StandIns {
+  readonly endpoints: StandInEndpoints;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startStandIns(options: StandInOptions = {}): Promise<StandIns> {
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+  const persist = options.persist ?? true;
+  const host = options.host ?? '127.0.0.1';
+  const ports = options.ports ?? {};
+  const lock = lockDataDir(dataDir);
+  const dir = (name: string) => {
+    const path = join(dataDir, name);
+    mkdirSync(path, { recursive: true });
+    return path;
+  };
+
+  // Started one after another so that a failure (a port in use, a locked store) stops what already runs.
+  const stops: Array<() => Promise<void>> = [async () => lock.release()];
+  const stopAll = async () => {
+    // The lock (first in the list) is released last, once every store has closed.
+    const [releaseLock, ...servers] = stops.splice(0);
+    const results = await Promise.allSettled(servers.map((stop) => stop()));
+    await releaseLock?.();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
+  try {
+    // Tables and streams become ACTIVE at once: the 500 ms default CREATING phase only slows starts.
+    const dynamo = dynalite({ ...(persist ? { path: dir('dynamodb') } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const dynamodbPort = await listen(dynamo, ports.dynamodb ?? 0, host, 'dynamodb');
+    stops.push(() => closeServer(dynamo));
+
+    // kinesalite caps an account at 10 open shards by default; AWS's default quota is far higher.
+    const kinesis = kinesalite({
+      ...(persist ? { path: dir('kinesis') } : {}),
+      createStreamMs: 0,
+      deleteStreamMs: 0,
+      updateStreamMs: 0,
+      shardLimit: 200,
+    });
+    const kinesisPort = await listen(kinesis, ports.kinesis ?? 0, host, 'kinesis');
+    stops.push(() => closeServer(kinesis));
+
+    const s3 = new S3rver({ address: host, port: ports.s3 ?? 0, silent: true, directory: dir('s3') });
+    const s3Address = await s3.run().catch((error: unknown) => {
+      throw new ResourceError(`s3 stand-in could not start: ${String(error)}`, 's3', false);
+    });
+    stops.push(() => s3.close());
+
+    const sqs = await startSqsEndpoint({
+      host,
+      port: ports.sqs ?? 0,
+      ...(persist ? { journalFile: join(dir('sqs'), 'journal.jsonl') } : {}),
+    }).catch((error: unknown) => {
+      throw new ResourceError(`sqs stand-in could not start: ${String(error)}`, 'sqs', false);
+    });
+    stops.push(() => sqs.close());
+
+    const url = (port: number) => `http://${host}:${port}`;
+    return {
+      dataDir,
+      endpoints: { dynamodb: url(dynamodbPort), kinesis: url(kinesisPort), s3: url(s3Address.port), sqs: sqs.url },
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+function listen(server: Server, port: number, host: string, what: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const onError = (error: Error) =>
+      reject(new ResourceError(`${what} stand-in could not listen on ${host}:${port}: ${error.message}`, what, false));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolvePort((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Closes a stand-in's server (and, through its patched close, its store), dropping idle keep-alive sockets. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolveClose, reject) => {
+    server.close((error) => (error ? reject(error) : resolveClose()));
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,92 @@
+// `npm start` end to end, as a user runs it: the CLI starts the embedded platform, replays a seeded
+// workload through the real feature-transform handler, waits for the stream to drain and prints
+// its summary as the last stdout line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+let child: ChildProcess | undefined;
+let dataDir: string | undefined;
+
+afterEach(() => {
+  // The CLI runs in its own process group (npx → tsx → node): end the whole group if it outlived the test.
+  if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  child = undefined;
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+});
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI; `onStderr` sees stderr as it grows (to act on what it says). */
+function run(args: readonly string[], timeoutMs: number, onStderr?: (stderr: string) => void): Promise<Run> {
+  return new Promise((resolveRun, reject) => {
+    const proc = spawn('npx', ['tsx', 'bin/fathom.ts', ...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    proc.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      onStderr?.(stderr);
+    });
+    const timer = setTimeout(() => reject(new Error(`fathom local did not exit within ${timeoutMs} ms\n${stderr}`)), timeoutMs);
+    proc.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolveRun({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+describe('npm start (fathom local)', () => {
+  it('replays 2000 events through the platform and exits with a JSON summary', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'fathom-start-'));
+    const { code, stdout, stderr } = await run(['local', '--events', '2000', '--exit', '--data-dir', dataDir], 110_000);
+    expect(code, stderr).toBe(0);
+
+    const lines = stdout.trimEnd().split('\n');
+    const summary = JSON.parse(lines.at(-1) ?? '') as Record<string, unknown>;
+    expect(Object.keys(summary)).toEqual(['events', 'features_written', 'dlq', 'duplicates_ignored', 'seconds']);
+    expect(summary).toMatchObject({ events: 2000, features_written: 2000, dlq: 0, duplicates_ignored: 0 });
+    expect(summary.seconds).toBeGreaterThan(0);
+
+    // State went where it was told, and the platform released the directory on exit.
+    for (const store of ['dynamodb', 'kinesis', 'sqs']) expect(existsSync(join(dataDir, store))).toBe(true);
+    expect(existsSync(join(dataDir, 'platform.lock'))).toBe(false);
+  }, 120_000);
+
+  it('keeps running after the replay until Ctrl-C, then stops cleanly', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'fathom-start-'));
+    let interrupted = false;
+    const result = await run(['local', '--events', '300', '--data-dir', dataDir], 110_000, (stderr) => {
+      if (!interrupted && stderr.includes('Ctrl-C stops it') && child?.pid !== undefined) {
+        interrupted = true;
+        process.kill(-child.pid, 'SIGINT'); // what a terminal sends the foreground process group
+      }
+    });
+    expect(interrupted, result.stderr).toBe(true);
+    expect(result.stderr).toMatch(/drained: \{"events":300,"features_written":300,/);
+    expect(result.stderr).toContain('fathom local: stopping');
+    expect(result.stdout).toBe('');
+    expect(existsSync(join(dataDir, 'platform.lock'))).toBe(false);
+  }, 120_000);
+});
