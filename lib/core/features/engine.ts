@@ -393,6 +393,10 @@ export class FeatureEngine {
     for (let l = 0; l < this.levels.length; l++) {
       const i = Math.floor(e.ts / this.levels[l]!.tileMs);
       const level = agg.levels[l]!;
+      if (level.len * STRIDE === level.data.length && agg.last >= 0) {
+        // Full: drop what no window reaches before growing (the same canonical rule as pruneAggregate).
+        dropBefore(level, Math.floor(agg.last / this.levels[l]!.tileMs) - this.levels[l]!.keep);
+      }
       const o = tileAt(level, i);
       const d = level.data;
       d[o + TN]! += 1;

@@ -1,0 +1,108 @@
+// The handler path into dynalite beside raw BatchWriteItem of the same items to the same dynalite.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BatchWriteItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { generateWorkload } from '../../lib/core/generator';
+import { platformResources, ENV } from '../../lib/core/resources';
+import { startStandIns } from '../../lib/local/stand-ins';
+import { localAwsEnvironment, localClients } from '../../lib/local/aws-clients';
+import { provision } from '../../lib/local/provision';
+import { toStreamEvent, type ShardRecord } from '../../lib/local/kinesis-event';
+
+type Handler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse>;
+
+const BATCH = 500;
+
+export async function handlerPathBench({ batches, log }: { batches: number; log: (s: string) => void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'fathom-bench-'));
+  const standIns = await startStandIns({ dataDir: dir, persist: false });
+  const clients = localClients(standIns.endpoints);
+  try {
+    const res = await provision(clients, platformResources('bench'));
+    const raw = await provision(clients, platformResources('bench-raw'));
+    Object.assign(process.env, localAwsEnvironment(standIns.endpoints), {
+      [ENV.onlineStoreTable]: res.tableName,
+      [ENV.dlqUrl]: res.dlqUrl,
+      // EMF lines would interleave with the JSON result on stdout; the metrics' cost is small beside I/O.
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    });
+    const { handler } = (await import('../../lambdas/feature-transform/handler')) as { handler: Handler };
+
+    const events = [...generateWorkload({ seed: 3, events: batches * BATCH, days: 7 })].map((g) => g.event);
+    const source = { streamArn: res.streamArn, region: 'us-east-1', invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench' };
+    const kinesisEvents: KinesisStreamEvent[] = [];
+    const entitiesPerBatch: string[][] = [];
+    for (let b = 0; b < batches; b++) {
+      const slice = events.slice(b * BATCH, (b + 1) * BATCH);
+      const records: ShardRecord[] = slice.map((e, i) => ({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: String(10n ** 20n + BigInt(b * BATCH + i)),
+        partitionKey: e.entity_id,
+        data: Buffer.from(JSON.stringify(e)),
+        approximateArrivalTimestamp: Date.now(),
+      }));
+      kinesisEvents.push(toStreamEvent(records, source));
+      entitiesPerBatch.push([...new Set([...slice.map((e) => `card#${e.entity_id}`), ...slice.map((e) => `merchant#${e.merchant_id}`)])]);
+    }
+    const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+
+    log(`handler path: ${batches} batches of ${BATCH}`);
+    // One warm-up invocation on a separate card population is not needed: the first batch is part of
+    // the run on both sides (the raw side also pays its first-connection cost).
+    let failures = 0;
+    const t0 = performance.now();
+    for (const ev of kinesisEvents) failures += (await handler(ev, context)).batchItemFailures.length;
+    const handlerSeconds = (performance.now() - t0) / 1000;
+    const items = entitiesPerBatch.reduce((s, b) => s + b.length, 0);
+
+    // The same items, as the handler left them, written raw: BatchWriteItem in chunks of 25,
+    // each batch's chunks in parallel as the handler's puts are.
+    const stored = new Map<string, Record<string, AttributeValue>>();
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await clients.dynamodb.send(new ScanCommand({ TableName: res.tableName, ExclusiveStartKey: start }));
+      for (const it of page.Items ?? []) stored.set(it['pk']!.S!, it);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    log('raw BatchWriteItem path');
+    const t1 = performance.now();
+    for (const pks of entitiesPerBatch) {
+      const chunks: Record<string, AttributeValue>[][] = [];
+      for (let i = 0; i < pks.length; i += 25) chunks.push(pks.slice(i, i + 25).map((pk) => stored.get(pk)!));
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          let req: Record<string, AttributeValue>[] = chunk;
+          while (req.length > 0) {
+            const out = await clients.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [raw.tableName]: req.map((Item) => ({ PutRequest: { Item } })) } }));
+            req = (out.UnprocessedItems?.[raw.tableName] ?? []).map((r) => r.PutRequest!.Item!);
+          }
+        }),
+      );
+    }
+    const rawSeconds = (performance.now() - t1) / 1000;
+    const handlerRate = Math.round(items / handlerSeconds);
+    const rawRate = Math.round(items / rawSeconds);
+    const out = {
+      events: events.length,
+      batch_size: BATCH,
+      items_written: items,
+      failed_records: failures,
+      handler_items_per_s: handlerRate,
+      handler_events_per_s: Math.round(events.length / handlerSeconds),
+      raw_batch_write_items_per_s: rawRate,
+      ratio: Number((handlerRate / rawRate).toFixed(3)),
+      goal_ratio: 0.5,
+      meets_goal: handlerRate / rawRate >= 0.5,
+    };
+    log(JSON.stringify(out));
+    return out;
+  } finally {
+    clients.destroy();
+    await standIns.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
