@@ -41,7 +41,7 @@ const FeatureTransformSchema = z.strictObject({
   batchSize: z.int().min(1).max(10_000).default(FEATURE_TRANSFORM_DEFAULTS.batchSize),
   /** Seconds the event source may wait to fill a batch (0 to 300). @default 1 */
   maxBatchingWindowSeconds: seconds(0, 300).default(FEATURE_TRANSFORM_DEFAULTS.maxBatchingWindowSeconds),
-  /** Concurrent batches per shard (1 to 10). Order per entity holds at any value: Lambda keeps one partition key on one batch at a time. @default 1 */
+  /** Concurrent batches per shard. Pinned to 1: merchant and card items skip redelivered records by per-shard sequence number, which needs a shard's batches in order. @default 1 */
   // Must be 1: merchant items remember the highest sequence number absorbed per shard, which is
   // exact only while a shard's batches run one at a time and in order.
   parallelizationFactor: z.literal(1, { error: 'must be 1 (merchant items checkpoint per-shard sequence numbers; see lib/core/pipeline/feature-batch.ts)' }).default(1),
