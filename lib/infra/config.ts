@@ -86,8 +86,15 @@ const OnlineStoreSchema = z.strictObject({
 });
 
 const AlarmsSchema = z.strictObject({
-  /** Address subscribed to the alarm topic. @default - no subscription */
+  /** Address subscribed to the alarm topic (SNS sends it a confirmation link first). @default - no subscription */
   email: z.email('must be an e-mail address').optional(),
+  /**
+   * Stream lag that pages: the feature-transform function's IteratorAge (age of the newest record
+   * of a batch when the function got it), in seconds, above this for 3 consecutive minutes
+   * (10 to 604800; it must also stay below the stream retention and the event source's maximum
+   * record age, where records are dropped). @default 300
+   */
+  iteratorAgeSeconds: z.int().min(10).max(604_800).default(300),
 });
 
 export const FathomConfigSchema = z
@@ -114,6 +121,23 @@ export const FathomConfigSchema = z
         code: 'custom',
         path: ['featureTransform', 'maximumRecordAgeSeconds'],
         message: `must not exceed the stream retention (${config.stream.retentionHours} h = ${config.stream.retentionHours * 3600} s)`,
+      });
+    }
+    // A lag alarm must fire while the lagging records can still be processed: at the stream
+    // retention they expire, at the maximum record age the event source discards them.
+    const lag = config.alarms.iteratorAgeSeconds;
+    const retention = config.stream.retentionHours * 3600;
+    if (lag >= retention) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarms', 'iteratorAgeSeconds'],
+        message: `must be below the stream retention (${config.stream.retentionHours} h = ${retention} s): records expire there`,
+      });
+    } else if (age !== -1 && lag >= age) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarms', 'iteratorAgeSeconds'],
+        message: `must be below featureTransform.maximumRecordAgeSeconds (${age} s): older records go to the dead-letter queue unprocessed`,
       });
     }
   });

@@ -6,10 +6,12 @@ import type { Construct } from 'constructs';
 import type { FathomConfig } from './config';
 import { FeatureStoreStack } from './stacks/feature-store-stack';
 import { IngestionStack } from './stacks/ingestion-stack';
+import { MonitoringStack } from './stacks/monitoring-stack';
 
 export interface FathomStacks {
   readonly ingestion: IngestionStack;
   readonly featureStore: FeatureStoreStack;
+  readonly monitoring: MonitoringStack;
 }
 
 export interface FathomStacksOptions {
@@ -43,5 +45,13 @@ export function addFathomStacks(scope: Construct, config: FathomConfig, options:
     featureTransformEntry: options.featureTransformEntry,
   });
 
-  return { ingestion, featureStore };
+  const monitoring = new MonitoringStack(scope, 'Monitoring', {
+    env,
+    stackName: stackName('monitoring'),
+    description: 'Fathom monitoring: the on-call alarm topic and the alarms of the streaming feature pipeline',
+    config,
+    featureTransform: featureStore.featureTransform,
+  });
+
+  return { ingestion, featureStore, monitoring };
 }

@@ -28,7 +28,7 @@ describe('bin/app.ts', () => {
     const result = await synth(cdkJsonContext());
     expect(result.stderr).not.toMatch(/AwsSolutions-/);
     expect(result.code).toBe(0);
-    for (const stack of ['Ingestion', 'FeatureStore']) expect(existsSync(join(result.outdir, `${stack}.template.json`)), stack).toBe(true);
+    for (const stack of ['Ingestion', 'FeatureStore', 'Monitoring']) expect(existsSync(join(result.outdir, `${stack}.template.json`)), stack).toBe(true);
   });
 
   it('exits 1 naming the field when the fathom context is invalid', async () => {

@@ -35,7 +35,7 @@ describe('loadConfig', () => {
       },
       features: { allowedLatenessSeconds: 300, stateTtlDays: 45 },
       onlineStore: { deletionProtection: true, removalPolicy: 'retain' },
-      alarms: {},
+      alarms: { iteratorAgeSeconds: 300 },
     });
     expect(DEFAULT_CONFIG).toEqual(loadConfig({}));
   });
@@ -69,6 +69,11 @@ describe('loadConfig', () => {
     [{ env: { account: '1234' } }, 'fathom.env.account'],
     [{ env: { region: 'Europe' } }, 'fathom.env.region'],
     [{ alarms: { email: 'on-call' } }, 'fathom.alarms.email'],
+    [{ alarms: { iteratorAgeSeconds: 9 } }, 'fathom.alarms.iteratorAgeSeconds'],
+    [{ alarms: { iteratorAgeSeconds: 604_801 } }, 'fathom.alarms.iteratorAgeSeconds'],
+    [{ alarms: { iteratorAgeSeconds: 60.5 } }, 'fathom.alarms.iteratorAgeSeconds'],
+    [{ alarms: { iteratorAgeSeconds: '300' } }, 'fathom.alarms.iteratorAgeSeconds'],
+    [{ alarms: { iteratorAge: 300 } }, 'fathom.alarms.iteratorAge'],
     [{ onlineStore: { removalPolicy: 'snapshot' } }, 'fathom.onlineStore.removalPolicy'],
     [{ onlineStore: { deletionProtection: 'yes' } }, 'fathom.onlineStore.deletionProtection'],
   ])('rejects %j naming %s', (raw, field) => {
@@ -86,6 +91,24 @@ describe('loadConfig', () => {
     const error = configError({ stream: { retentionHours: 24 }, featureTransform: { maximumRecordAgeSeconds: 90_000 } });
     expect(error.field).toBe('fathom.featureTransform.maximumRecordAgeSeconds');
     expect(loadConfig({ stream: { retentionHours: 48 }, featureTransform: { maximumRecordAgeSeconds: 90_000 } }).featureTransform.maximumRecordAgeSeconds).toBe(90_000);
+  });
+
+  it('accepts the alarm settings and keeps an unset e-mail unset', () => {
+    expect(loadConfig({ alarms: { email: 'oncall@example.com', iteratorAgeSeconds: 60 } }).alarms).toEqual({ email: 'oncall@example.com', iteratorAgeSeconds: 60 });
+    expect(loadConfig({ alarms: {} }).alarms).not.toHaveProperty('email');
+  });
+
+  it('rejects a lag threshold at which the lagging records are already gone', () => {
+    // At the stream retention records expire (no record age limit set).
+    const expired = configError({ stream: { retentionHours: 24 }, featureTransform: { maximumRecordAgeSeconds: -1 }, alarms: { iteratorAgeSeconds: 86_400 } });
+    expect(expired.field).toBe('fathom.alarms.iteratorAgeSeconds');
+    expect(expired.message).toMatch(/stream retention/);
+    // At the maximum record age the event source sends them to the dead-letter queue.
+    const discarded = configError({ featureTransform: { maximumRecordAgeSeconds: 3600 }, alarms: { iteratorAgeSeconds: 3600 } });
+    expect(discarded.field).toBe('fathom.alarms.iteratorAgeSeconds');
+    expect(discarded.message).toMatch(/maximumRecordAgeSeconds/);
+    expect(loadConfig({ featureTransform: { maximumRecordAgeSeconds: 3600 }, alarms: { iteratorAgeSeconds: 3599 } }).alarms.iteratorAgeSeconds).toBe(3599);
+    expect(loadConfig({ stream: { retentionHours: 48 }, featureTransform: { maximumRecordAgeSeconds: -1 }, alarms: { iteratorAgeSeconds: 86_400 } }).alarms.iteratorAgeSeconds).toBe(86_400);
   });
 
   it('rejects a context that is not an object', () => {

@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
 import { ENV, platformResources } from '../../lib/core/resources';
 import { buildFathomApp } from './app-fixture';
+import { crossStackRef } from './cross-stack';
 import { actionsOf, policyStatements, resourcesOf, statementsFor } from './iam-statements';
 
 const { stacks } = buildFathomApp();
@@ -20,17 +21,6 @@ const tableKeyArn = ref(featureStore.tableKey.keyArn);
 const queueArn = ref(featureStore.deadLetterQueue.queueArn);
 const queueKeyArn = ref(featureStore.deadLetterQueue.encryptionKey.keyArn);
 
-/** How the consumer stack's template refers to a value of the producer stack (weak: Fn::GetStackOutput; strong: Fn::ImportValue). */
-function crossStackRef(producer: Stack, producerTemplate: Template, value: string): unknown {
-  const local = JSON.stringify(producer.resolve(value));
-  const outputs = producerTemplate.toJSON().Outputs as Record<string, { Value: unknown; Export?: { Name: string } }>;
-  const found = Object.entries(outputs).find(([, o]) => JSON.stringify(o.Value) === local);
-  if (!found) throw new Error(`${producer.stackName} does not output ${local}`);
-  const [outputName, output] = found;
-  return output.Export
-    ? { 'Fn::ImportValue': output.Export.Name }
-    : { 'Fn::GetStackOutput': Match.objectLike({ StackName: producer.stackName, OutputName: outputName }) };
-}
 const streamArn = crossStackRef(ingestion, ingestionTemplate, ingestion.stream.streamArn);
 const streamKeyArn = crossStackRef(ingestion, ingestionTemplate, ingestion.encryptionKey.keyArn);
 

@@ -70,6 +70,15 @@ describe('the Fathom app under AwsSolutions checks', () => {
   });
 });
 
+describe('the monitoring stack with an e-mail subscription under AwsSolutions checks', () => {
+  it('has no unacknowledged finding and acknowledges nothing', () => {
+    const { stacks } = buildFathomApp({ alarms: { email: 'oncall@example.com' } });
+    expect(stacks.monitoring.emailSubscription).toBeDefined();
+    expect(findings(stacks.monitoring)).toEqual([]);
+    expect(acknowledgments(stacks.monitoring)).toEqual([]);
+  });
+});
+
 describe('the same checks on insecure resources', () => {
   it('report findings and fail synthesis', () => {
     const app = newApp();

@@ -3,7 +3,7 @@
 // dead-letter queue. The event source mapping retries, bisects and reports partial failures, so
 // one bad record neither blocks its shard nor gets its good neighbours processed twice.
 import { Duration, Validations } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -111,12 +111,15 @@ export interface FeatureTransformProps {
    */
   readonly tracing?: lambda.Tracing;
   /**
-   * Powertools service name (logger and metrics dimension).
+   * Powertools service name (logger and metrics dimension). The handler's Metrics instance also
+   * names it in code, which wins over the environment: change both or neither, or the alarms on
+   * its metrics watch a metric nobody publishes.
    * @default 'feature-transform'
    */
   readonly serviceName?: string;
   /**
-   * CloudWatch namespace of the handler's EMF metrics.
+   * CloudWatch namespace of the handler's EMF metrics. Named in the handler's code too (see
+   * `serviceName`).
    * @default 'Fathom'
    */
   readonly metricsNamespace?: string;
@@ -130,11 +133,17 @@ export class FeatureTransform extends Construct {
   readonly deadLetterQueue: EncryptedQueue;
   /** The event source; its `eventSourceMappingId` names the mapping. */
   readonly eventSource: KinesisEventSource;
+  /** CloudWatch namespace of the handler's EMF metrics (POWERTOOLS_METRICS_NAMESPACE). */
+  readonly metricsNamespace: string;
+  /** Powertools service name: the value of the `service` dimension on the handler's EMF metrics. */
+  readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: FeatureTransformProps) {
     super(scope, id);
     const runtime = props.runtime ?? lambda.Runtime.NODEJS_22_X;
     const tracing = props.tracing ?? lambda.Tracing.ACTIVE;
+    this.metricsNamespace = props.metricsNamespace ?? 'Fathom';
+    this.serviceName = props.serviceName ?? 'feature-transform';
 
     this.deadLetterQueue = props.deadLetterQueue ?? new EncryptedQueue(this, 'DeadLetterQueue');
 
@@ -168,8 +177,8 @@ export class FeatureTransform extends Construct {
         [ENV.dlqUrl]: this.deadLetterQueue.queueUrl,
         [ENV.allowedLatenessSeconds]: String((props.allowedLateness ?? Duration.seconds(300)).toSeconds()),
         [ENV.stateTtlDays]: String((props.stateTtl ?? Duration.days(45)).toDays()),
-        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'feature-transform',
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? 'Fathom',
+        POWERTOOLS_SERVICE_NAME: this.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         // The bundle is minified; stack traces in the logs should still name source lines.
         NODE_OPTIONS: '--enable-source-maps',
@@ -222,6 +231,21 @@ export class FeatureTransform extends Construct {
   /** Age in milliseconds of the last record of each batch when the function got it: the stream lag to alarm on. */
   metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.lambdaFunction.metric('IteratorAge', { statistic: 'Maximum', ...props });
+  }
+
+  /**
+   * Records the handler reported as failed (`batchItemFailures`), which the event source retries:
+   * the handler's own EMF metric `FailedRecords`, which Powertools Metrics publishes under the
+   * namespace with one dimension, `service` = the service name.
+   */
+  metricFailedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName: 'FailedRecords',
+      dimensionsMap: { service: this.serviceName },
+      statistic: 'Sum',
+      ...props,
+    });
   }
 
   private acknowledgeNagFindings(runtime: lambda.Runtime, tracing: lambda.Tracing): void {
