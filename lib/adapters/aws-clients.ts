@@ -7,7 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /** Throttling is absorbed here with the SDK's adaptive backoff before the pipeline sees an error. */
-export const dynamoClient = (): DynamoDBClient => new DynamoDBClient({ maxAttempts: 8, retryMode: 'adaptive' });
+export const dynamoClient = (): DynamoDBClient => new DynamoDBClient({ maxAttempts: 8 });
 
 export const sqsClient = (): SQSClient => new SQSClient({ maxAttempts: 5 });
 

@@ -123,7 +123,7 @@ function fromItem(item: Record<string, AttributeValue>, table: string): StoredEn
   const kind = item['kind']?.S;
   const state = item['state']?.S;
   const version = Number(item['version']?.N);
-  if (!pk || (kind !== 'card' && kind !== 'merchant') || state === undefined || !Number.isInteger(version)) {
+  if (!pk || (kind !== 'card' && kind !== 'merchant' && kind !== 'shard') || state === undefined || !Number.isInteger(version)) {
     throw new ResourceError(`${table}: item ${pk ?? '(no pk)'} lacks pk, kind, state or version`, `${table}/${pk ?? ''}`, false);
   }
   const stats = item['stats']?.M;

@@ -50,6 +50,11 @@ export interface LocalPlatformOptions {
   readonly mapping?: Partial<MappingSettings>;
   readonly allowedLatenessSeconds?: number;
   /**
+   * Endpoints the handler's SDK clients are pointed at instead of the stand-ins' own, e.g. a
+   * fault-injecting proxy in front of dynalite. The platform's own clients still go direct.
+   */
+  readonly handlerEndpoints?: Partial<StandInEndpoints>;
+  /**
    * Keep the function's Powertools output to warnings (no INFO logs, no EMF metric blobs): on Lambda
    * that output goes to CloudWatch, here it would share the terminal with the CLI. Default false.
    */
@@ -93,7 +98,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     const definitions = platformResources(options.prefix);
     const resources = await provision(clients, definitions);
     const handlerEnvironment: Record<string, string> = {
-      ...localAwsEnvironment(standIns.endpoints),
+      ...localAwsEnvironment({ ...standIns.endpoints, ...options.handlerEndpoints }),
       [ENV.onlineStoreTable]: resources.tableName,
       [ENV.eventsStream]: resources.streamName,
       [ENV.dlqUrl]: resources.dlqUrl,

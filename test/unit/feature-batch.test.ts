@@ -146,3 +146,19 @@ describe('processFeatureBatch: redelivery', () => {
     expect(store.items.get('card#card_1')!.stats!.applied).toBe(2);
   });
 });
+
+describe('processFeatureBatch: dead letters on redelivery', () => {
+  it('dead-letters a malformed record once, even when its batch is delivered again', async () => {
+    const store = new MemoryStore();
+    const dlq = new MemoryDlq();
+    const records = [rec('{broken'), rec(raw(ev({ at: T0 }))), rec({ nope: 1 })];
+    await processFeatureBatch(records, { engine, store, deadLetters: dlq });
+    expect(dlq.letters).toHaveLength(2);
+    const again = await processFeatureBatch(records, { engine, store, deadLetters: dlq });
+    expect(dlq.letters).toHaveLength(2);
+    expect(again.counts.redelivered).toBe(3);
+    // A later malformed record on the same shard is still sent.
+    await processFeatureBatch([rec('also broken')], { engine, store, deadLetters: dlq });
+    expect(dlq.letters).toHaveLength(3);
+  });
+});

@@ -72,16 +72,8 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
   }
   counts.valid = valid.length;
   counts.malformed = letters.length;
-  if (letters.length > 0) {
-    try {
-      await deps.deadLetters.send(letters);
-    } catch (e) {
-      for (const l of letters) failed.set(l.recordId, asError(e));
-    }
-  }
-  if (valid.length === 0) return { failed, vectors, counts };
 
-  // 2. Read every entity of the batch once.
+  // 2. Read every entity of the batch once, and the dead-letter checkpoint of each shard with letters.
   const byCard = new Map<string, ValidRecord[]>();
   const merchantIds = new Set<string>();
   for (const v of valid) {
@@ -92,13 +84,31 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
   }
   const cardPks = [...byCard.keys()].map((id) => entityKey('card', id));
   const merchantPks = [...merchantIds].map((id) => entityKey('merchant', id));
+  const shardPks = [...new Set(letters.map((l) => entityKey('shard', l.shardId)))];
   let items: Map<string, StoredEntity>;
   try {
-    items = await store.getMany([...cardPks, ...merchantPks]);
+    items = await store.getMany([...cardPks, ...merchantPks, ...shardPks]);
   } catch (e) {
-    for (const v of valid) failed.set(v.record.id, asError(e));
+    for (const r of records) failed.set(r.id, asError(e));
     return { failed, vectors, counts };
   }
+
+  // 3. Dead letters, each once: a redelivered batch skips letters its shard already sent.
+  if (letters.length > 0) {
+    const fresh = letters.filter((l) => seqAfter(l.recordId, items.get(entityKey('shard', l.shardId))?.seq?.[l.shardId]));
+    counts.redelivered += letters.length - fresh.length;
+    try {
+      if (fresh.length > 0) {
+        await deps.deadLetters.send(fresh);
+        counts.conflicts += await checkpointDeadLetters(deps, fresh, items, maxAttempts);
+      }
+    } catch (e) {
+      // Unsent letters retry with their records. A letter sent but not checkpointed may be sent
+      // again on redelivery: at least once, never lost.
+      for (const l of fresh) failed.set(l.recordId, asError(e));
+    }
+  }
+  if (valid.length === 0) return { failed, vectors, counts };
 
   // States that fail to load fail their records (they retry, then reach the on-failure destination).
   const cards = new Map<string, { item: StoredEntity | undefined; state: CardState }>();
@@ -201,6 +211,28 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
     }),
   );
   return { failed, vectors, counts };
+}
+
+/** Records, per shard, the highest sequence number whose letter was sent. */
+async function checkpointDeadLetters(deps: FeatureBatchDeps, sent: readonly DeadLetter[], items: Map<string, StoredEntity>, maxAttempts: number): Promise<number> {
+  let conflicts = 0;
+  for (const shardId of new Set(sent.map((l) => l.shardId))) {
+    const pk = entityKey('shard', shardId);
+    const top = sent.filter((l) => l.shardId === shardId).reduce((a, l) => (seqAfter(l.recordId, a) ? l.recordId : a), '0');
+    let item = items.get(pk);
+    for (let attempt = 1; ; attempt++) {
+      if (!seqAfter(top, item?.seq?.[shardId])) break;
+      const outcome = await deps.store.put(
+        { pk, kind: 'shard', state: '{}', version: (item?.version ?? 0) + 1, seq: { ...(item?.seq ?? {}), [shardId]: top }, featureSet: deps.engine.version, features: {}, asOf: Date.now() },
+        item?.version ?? null,
+      );
+      if (outcome === 'written') break;
+      conflicts++;
+      if (attempt >= maxAttempts) throw new ResourceError(`${pk}: version conflict persisted over ${maxAttempts} attempts`, pk, true);
+      item = await deps.store.get(pk);
+    }
+  }
+  return conflicts;
 }
 
 async function writeMerchant(deps: FeatureBatchDeps, m: MerchantWork, maxAttempts: number): Promise<number> {

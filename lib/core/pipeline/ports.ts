@@ -1,6 +1,7 @@
 // Interfaces the stream step needs from the outside world; lib/adapters implements them.
 
-export type EntityKind = 'card' | 'merchant';
+/** `shard` items hold only the dead-letter checkpoint of a stream shard. */
+export type EntityKind = 'card' | 'merchant' | 'shard';
 
 export interface CardStats {
   applied: number;
