@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEventWriter, createLabelWriter, type RecordFileFormat, type RecordWriter } from '../adapters/event-files';
 import { ConfigError, ValidationError } from '../core/errors';
+import { integerFlag, numberFlag, usageErrorFrom, UsageError } from './args';
 import { generateWorkload, resolveWorkloadOptions, toLabelRecord, type LabelRecord, type WorkloadOptions } from '../core/generator';
 import type { Event } from '../core/schemas/event';
 
@@ -40,44 +41,6 @@ export interface GenerateArgs {
   readonly workload: WorkloadOptions;
   readonly out: string;
   readonly formats: readonly RecordFileFormat[];
-}
-
-/** A bad command line; `flag` names the culprit. The command exits with code 2. */
-class UsageError extends ValidationError {}
-
-function integerFlag(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  // Underscores and exponents are accepted: --events 1_000_000 and --events 1e6 both read well.
-  const n = Number(value.replaceAll('_', ''));
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
-    throw new UsageError(`${flag} must be a non-negative integer (got "${value}")`, flag);
-  }
-  return n;
-}
-
-function numberFlag(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number (got "${value}")`, flag);
-  return n;
-}
-
-/** parseArgs' own messages are long and generic; say which flag is wrong, briefly. */
-function usageErrorFrom(error: unknown): UsageError | undefined {
-  if (!(error instanceof Error) || !('code' in error) || typeof error.code !== 'string' || !error.code.startsWith('ERR_PARSE_ARGS_')) {
-    return undefined;
-  }
-  const flag = /(--[\w-]+)/.exec(error.message)?.[1] ?? /'([^']+)'/.exec(error.message)?.[1] ?? '(arguments)';
-  switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return new UsageError(`unknown flag ${flag}`, flag);
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return new UsageError(/does not take an argument/.test(error.message) ? `${flag} takes no value` : `${flag} needs a value`, flag);
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return new UsageError(`unexpected argument "${flag}" (every option is a --flag)`, flag);
-    default:
-      return new UsageError(error.message, flag);
-  }
 }
 
 /** Reads the command line; throws a ValidationError naming the flag at fault. `undefined` = help. */

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, ValidationError } from '../core/errors';
+import { integerFlag, usageErrorFrom, UsageError } from './args';
 // The workload generator: the only thing this command takes from lib/core/generator.
 import { generateWorkload, resolveWorkloadOptions } from '../core/generator';
 import { malformedPayloads } from '../local/malformed-payloads';
@@ -49,18 +50,6 @@ export interface LocalSummary {
   readonly seconds: number;
 }
 
-/** A bad command line; the command exits with code 2. */
-class UsageError extends ValidationError {}
-
-function integerFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value.replaceAll('_', ''));
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`${flag} must be an integer from ${min} to ${max} (got "${value}")`, flag);
-  }
-  return n;
-}
-
 /** Reads the command line; `undefined` means --help. */
 export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
   let values;
@@ -85,10 +74,7 @@ export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
       },
     }));
   } catch (error) {
-    if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS_')) {
-      throw new UsageError(error.message, '(arguments)');
-    }
-    throw error;
+    throw usageErrorFrom(error) ?? error;
   }
   if (values.help) return undefined;
   const port = (flag: string, value: string | undefined) => integerFlag(flag, value, 0, 65_535) ?? 0;
