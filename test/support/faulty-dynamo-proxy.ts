@@ -57,8 +57,13 @@ export interface FaultStats {
   readonly persistentConflicts: number;
   /** Conflicts chosen whose UpdateItem found no item: the put was forwarded untouched. */
   readonly conflictMisses: number;
-  /** Requests that could not be forwarded (answered 502). */
+  /**
+   * Requests that could not be forwarded, answered 502 (the SDK retries those): not injected, but
+   * possible, e.g. when dynalite closes an idle keep-alive connection just as the proxy reuses it.
+   */
   readonly upstreamErrors: number;
+  /** The first few of those errors. */
+  readonly upstreamErrorMessages: string[];
 }
 
 export interface FaultyDynamoProxy {
@@ -105,6 +110,7 @@ export async function startFaultyDynamoProxy(options: FaultyDynamoProxyOptions):
     persistentConflicts: 0,
     conflictMisses: 0,
     upstreamErrors: 0,
+    upstreamErrorMessages: [] as string[],
   };
   let requestIds = 0;
 
@@ -205,6 +211,7 @@ export async function startFaultyDynamoProxy(options: FaultyDynamoProxyOptions):
       .then((body) => handle(req, body))
       .catch((error: unknown) => {
         stats.upstreamErrors += 1;
+        if (stats.upstreamErrorMessages.length < 5) stats.upstreamErrorMessages.push(String(error));
         const body = Buffer.from(JSON.stringify({ __type: 'com.amazon.coral.service#InternalFailure', message: String(error) }));
         return { status: 502, headers: { 'content-type': JSON_CONTENT_TYPE }, body } satisfies Reply;
       })

@@ -4,6 +4,7 @@ import { processFeatureBatch } from '../../lib/core/pipeline/feature-batch';
 import { ResourceError } from '../../lib/core/errors';
 import type { DeadLetter, DeadLetterPort, EntityWrite, OnlineStorePort, PutOutcome, StoredEntity, StreamRecord } from '../../lib/core/pipeline/ports';
 import { ev } from '../support/events';
+import { parseStreamEvent } from '../../lib/core/schemas/event';
 
 const engine = new FeatureEngine(referenceFeatureSet, { allowedLatenessMs: 5 * MINUTE_MS });
 const T0 = Date.parse('2026-03-02T12:00:00.000Z');
@@ -160,5 +161,27 @@ describe('processFeatureBatch: dead letters on redelivery', () => {
     // A later malformed record on the same shard is still sent.
     await processFeatureBatch([rec('also broken')], { engine, store, deadLetters: dlq });
     expect(dlq.letters).toHaveLength(3);
+  });
+});
+
+describe('processFeatureBatch: stream order within a batch', () => {
+  it('logs the batch driver\'s vectors when a 500-record batch mixes many cards at shared merchants', async () => {
+    const { generateWorkload } = await import('../../lib/core/generator');
+    const events = [...generateWorkload({ seed: 11, events: 5_000, days: 3, merchants: 20 })].map((g) => {
+      const r = parseStreamEvent(g.event);
+      if (!r.ok) throw r.error;
+      return r.value;
+    });
+    const store = new MemoryStore();
+    const logged: { eventId: string; values: number[] }[] = [];
+    for (let i = 0; i < events.length; i += 500) {
+      const r = await processFeatureBatch(events.slice(i, i + 500).map((e) => rec(raw(e))), { engine, store, deadLetters: new MemoryDlq() });
+      expect(r.failed.size).toBe(0);
+      logged.push(...r.vectors);
+    }
+    const expected = new Map(runBatch(engine, events).vectors.map((v) => [v.eventId, v.values]));
+    const differing = logged.filter((v) => JSON.stringify(v.values) !== JSON.stringify(expected.get(v.eventId)));
+    expect(logged.length).toBeGreaterThan(3_500); // the rest are still in reorder buffers
+    expect(differing).toHaveLength(0);
   });
 });

@@ -134,42 +134,43 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
     }
   }
 
-  // 3. Compute, in record order (per-shard order is per-entity order).
+  // 3. Compute, in record order: an event's merchant features must see every earlier event of its
+  //    merchant in this batch, whichever card brought it (per-shard order is per-entity order).
   const stats = new Map<string, CardStats>();
   const cardMerchants = new Map<string, Set<string>>();
   // Vectors are released only with their card's write: a failed card's records come back and log then.
   const cardVectors = new Map<string, FeatureBatchResult['vectors']>();
   for (const [cardId, list] of byCard) {
-    const card = cards.get(cardId);
     const broken = brokenCards.get(cardId) ?? list.map((v) => brokenMerchants.get(v.event.merchant_id)).find(Boolean);
-    if (!card || broken) {
+    if (!cards.has(cardId) || broken) {
       for (const v of list) failed.set(v.record.id, broken ?? new Error('state unavailable'));
       cards.delete(cardId);
       continue;
     }
-    const s = emptyStats();
-    const logged: FeatureBatchResult['vectors'] = [];
-    const touched = new Set<string>();
-    for (const v of list) {
-      if (!seqAfter(v.record.id, card.item?.seq?.[v.record.shardId])) {
-        counts.redelivered++;
-        continue;
-      }
-      const m = merchants.get(v.event.merchant_id)!;
-      const r = engine.ingest(card.state, v.event, m.state);
-      countStatus(s, r.status);
-      for (const c of r.committed) logged.push({ ...c, entityId: cardId });
-      if (r.status === 'accepted' || r.status === 'late') {
-        touched.add(v.event.merchant_id);
-        if (seqAfter(v.record.id, m.item?.seq?.[v.record.shardId])) {
-          engine.applyMerchant(m.state, v.event.ts, r.newMerchant);
-          m.deltas.push({ seq: v.record.id, shardId: v.record.shardId, ts: v.event.ts, newCard: r.newMerchant });
-        }
+    stats.set(cardId, emptyStats());
+    cardVectors.set(cardId, []);
+    cardMerchants.set(cardId, new Set());
+  }
+  for (const v of valid) {
+    const cardId = v.event.entity_id;
+    const card = cards.get(cardId);
+    if (!card) continue;
+    if (!seqAfter(v.record.id, card.item?.seq?.[v.record.shardId])) {
+      counts.redelivered++;
+      continue;
+    }
+    const m = merchants.get(v.event.merchant_id)!;
+    const r = engine.ingest(card.state, v.event, m.state);
+    countStatus(stats.get(cardId)!, r.status);
+    const logged = cardVectors.get(cardId)!;
+    for (const c of r.committed) logged.push({ ...c, entityId: cardId });
+    if (r.status === 'accepted' || r.status === 'late') {
+      cardMerchants.get(cardId)!.add(v.event.merchant_id);
+      if (seqAfter(v.record.id, m.item?.seq?.[v.record.shardId])) {
+        engine.applyMerchant(m.state, v.event.ts, r.newMerchant);
+        m.deltas.push({ seq: v.record.id, shardId: v.record.shardId, ts: v.event.ts, newCard: r.newMerchant });
       }
     }
-    stats.set(cardId, s);
-    cardVectors.set(cardId, logged);
-    cardMerchants.set(cardId, touched);
   }
 
   // 4. Merchants first.
