@@ -1,5 +1,6 @@
 // Command-line parsing shared by every command: a usage error names the flag at fault and makes
 // the command exit with code 2.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ValidationError } from '../core/errors';
 
 /** A bad command line; `field` is the flag. */
@@ -38,5 +39,14 @@ export function usageErrorFrom(error: unknown): UsageError | undefined {
       return new UsageError(`unexpected argument "${flag}" (every option is a --flag)`, flag);
     default:
       return new UsageError(error.message, flag);
+  }
+}
+
+/** Every command's flags: strict, no positionals, and a usage error that names the flag. */
+export function parseFlags<const O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
+  } catch (error) {
+    throw usageErrorFrom(error) ?? error;
   }
 }

@@ -2,10 +2,9 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createEventWriter, createLabelWriter, type RecordFileFormat, type RecordWriter } from '../adapters/event-files';
 import { ConfigError, ValidationError } from '../core/errors';
-import { integerFlag, numberFlag, usageErrorFrom, UsageError } from './args';
+import { integerFlag, numberFlag, parseFlags, UsageError } from './args';
 import { generateWorkload, resolveWorkloadOptions, toLabelRecord, type LabelRecord, type WorkloadOptions } from '../core/generator';
 import type { Event } from '../core/schemas/event';
 
@@ -45,29 +44,19 @@ export interface GenerateArgs {
 
 /** Reads the command line; throws a ValidationError naming the flag at fault. `undefined` = help. */
 export function parseGenerateArgs(argv: readonly string[]): GenerateArgs | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        events: { type: 'string' },
-        seed: { type: 'string' },
-        days: { type: 'string' },
-        start: { type: 'string' },
-        out: { type: 'string' },
-        format: { type: 'string' },
-        'drift-from': { type: 'string' },
-        cards: { type: 'string' },
-        merchants: { type: 'string' },
-        'fraud-rate': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw usageErrorFrom(error) ?? error;
-  }
+  const values = parseFlags(argv, {
+    events: { type: 'string' },
+    seed: { type: 'string' },
+    days: { type: 'string' },
+    start: { type: 'string' },
+    out: { type: 'string' },
+    format: { type: 'string' },
+    'drift-from': { type: 'string' },
+    cards: { type: 'string' },
+    merchants: { type: 'string' },
+    'fraud-rate': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return undefined;
 
   const format = values.format ?? 'jsonl';

@@ -4,9 +4,8 @@
 // one-line JSON summary as the last line on stdout.
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, ValidationError } from '../core/errors';
-import { integerFlag, usageErrorFrom, UsageError } from './args';
+import { integerFlag, parseFlags, UsageError } from './args';
 // The workload generator: the only thing this command takes from lib/core/generator.
 import { generateWorkload, resolveWorkloadOptions } from '../core/generator';
 import { malformedPayloads } from '../local/malformed-payloads';
@@ -52,30 +51,20 @@ export interface LocalSummary {
 
 /** Reads the command line; `undefined` means --help. */
 export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        events: { type: 'string' },
-        seed: { type: 'string' },
-        malformed: { type: 'string' },
-        exit: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        fresh: { type: 'boolean' },
-        'port-dynamodb': { type: 'string' },
-        'port-kinesis': { type: 'string' },
-        'port-s3': { type: 'string' },
-        'port-sqs': { type: 'string' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw usageErrorFrom(error) ?? error;
-  }
+  const values = parseFlags(argv, {
+    events: { type: 'string' },
+    seed: { type: 'string' },
+    malformed: { type: 'string' },
+    exit: { type: 'boolean' },
+    'data-dir': { type: 'string' },
+    fresh: { type: 'boolean' },
+    'port-dynamodb': { type: 'string' },
+    'port-kinesis': { type: 'string' },
+    'port-s3': { type: 'string' },
+    'port-sqs': { type: 'string' },
+    verbose: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return undefined;
   const port = (flag: string, value: string | undefined) => integerFlag(flag, value, 0, 65_535) ?? 0;
   const events = integerFlag('--events', values.events, 0, 1e9) ?? 20_000;
