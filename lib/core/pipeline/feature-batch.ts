@@ -7,12 +7,13 @@
 // is written only if every merchant its events touched was written; otherwise its records fail
 // and come back, and the merchants that did absorb them skip them by sequence number. Event-id
 // dedupe in the engine is for the other kind of duplicate: the same event sent twice by a producer.
-import { ResourceError, ValidationError, FathomError } from '../errors';
+import { ValidationError, FathomError } from '../errors';
 import { parseStreamEvent, type TimedEvent } from '../schemas/event';
-import type { FeatureEngine, LoggedVector } from '../features/engine';
+import type { FeatureEngine, IngestResult, LoggedVector } from '../features/engine';
 import { deserializeCard, deserializeMerchant, serializeCard, serializeMerchant } from '../features/serialize';
 import { emptyMerchantState, type CardState, type MerchantState } from '../features/state';
-import { entityKey, seqAfter } from './keys';
+import { entityKey, seqAfter, withHighestSeq } from './keys';
+import { putVersioned } from './versioned-put';
 import type { CardStats, DeadLetter, DeadLetterPort, OnlineStorePort, StoredEntity, StreamRecord } from './ports';
 
 export interface FeatureBatchDeps {
@@ -110,8 +111,8 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
   }
   if (valid.length === 0) return { failed, vectors, counts };
 
-  // States that fail to load fail their records (they retry, then reach the on-failure destination).
-  const cards = new Map<string, { item: StoredEntity | undefined; state: CardState }>();
+  // 4. Load states. Those that fail to load fail their records (they retry, then reach the on-failure destination).
+  const cards = new Map<string, CardWork>();
   const brokenCards = new Map<string, Error>();
   for (const [cardId] of byCard) {
     const pk = entityKey('card', cardId);
@@ -134,7 +135,7 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
     }
   }
 
-  // 3. Compute, in record order: an event's merchant features must see every earlier event of its
+  // 5. Compute, in record order: an event's merchant features must see every earlier event of its
   //    merchant in this batch, whichever card brought it (per-shard order is per-entity order).
   const stats = new Map<string, CardStats>();
   const cardMerchants = new Map<string, Set<string>>();
@@ -155,15 +156,12 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
     const cardId = v.event.entity_id;
     const card = cards.get(cardId);
     if (!card) continue;
-    if (!seqAfter(v.record.id, card.item?.seq?.[v.record.shardId])) {
+    const m = merchants.get(v.event.merchant_id)!;
+    const r = ingestRecord(engine, card, v, m.state, stats.get(cardId)!, cardVectors.get(cardId)!);
+    if (!r) {
       counts.redelivered++;
       continue;
     }
-    const m = merchants.get(v.event.merchant_id)!;
-    const r = engine.ingest(card.state, v.event, m.state);
-    countStatus(stats.get(cardId)!, r.status);
-    const logged = cardVectors.get(cardId)!;
-    for (const c of r.committed) logged.push({ ...c, entityId: cardId });
     if (r.status === 'accepted' || r.status === 'late') {
       cardMerchants.get(cardId)!.add(v.event.merchant_id);
       if (seqAfter(v.record.id, m.item?.seq?.[v.record.shardId])) {
@@ -173,7 +171,7 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
     }
   }
 
-  // 4. Merchants first.
+  // 6. Merchants first.
   const failedMerchants = new Map<string, Error>();
   await Promise.all(
     [...merchants.entries()]
@@ -188,7 +186,7 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
       }),
   );
 
-  // 5. Then cards whose merchants all landed.
+  // 7. Then cards whose merchants all landed.
   await Promise.all(
     [...cards.entries()].map(async ([cardId, card]) => {
       const list = byCard.get(cardId)!;
@@ -219,88 +217,102 @@ async function checkpointDeadLetters(deps: FeatureBatchDeps, sent: readonly Dead
   let conflicts = 0;
   for (const shardId of new Set(sent.map((l) => l.shardId))) {
     const pk = entityKey('shard', shardId);
-    const top = sent.filter((l) => l.shardId === shardId).reduce((a, l) => (seqAfter(l.recordId, a) ? l.recordId : a), '0');
-    let item = items.get(pk);
-    for (let attempt = 1; ; attempt++) {
-      if (!seqAfter(top, item?.seq?.[shardId])) break;
-      const outcome = await deps.store.put(
-        { pk, kind: 'shard', state: '{}', version: (item?.version ?? 0) + 1, seq: { ...(item?.seq ?? {}), [shardId]: top }, featureSet: deps.engine.version, features: {}, asOf: Date.now() },
-        item?.version ?? null,
-      );
-      if (outcome === 'written') break;
-      conflicts++;
-      if (attempt >= maxAttempts) throw new ResourceError(`${pk}: version conflict persisted over ${maxAttempts} attempts`, pk, true);
-      item = await deps.store.get(pk);
-    }
+    const letters = sent.filter((l) => l.shardId === shardId).map((l) => ({ shardId, seq: l.recordId }));
+    conflicts += await putVersioned(
+      deps.store,
+      pk,
+      items.get(pk),
+      (item) => {
+        const seq = withHighestSeq(item?.seq, letters);
+        // Another writer may already be past these letters.
+        if (seq[shardId] === item?.seq?.[shardId]) return undefined;
+        return { pk, kind: 'shard', state: '{}', seq, featureSet: deps.engine.version, features: {}, asOf: Date.now() };
+      },
+      maxAttempts,
+    );
   }
   return conflicts;
 }
 
 async function writeMerchant(deps: FeatureBatchDeps, m: MerchantWork, maxAttempts: number): Promise<number> {
-  const { engine, store } = deps;
-  for (let attempt = 1; ; attempt++) {
-    const seq: Record<string, string> = { ...(m.item?.seq ?? {}) };
-    for (const d of m.deltas) if (seqAfter(d.seq, seq[d.shardId])) seq[d.shardId] = d.seq;
-    const values = engine.merchantFeatures(m.state, m.state.maxTs);
-    const features = Object.fromEntries(engine.merchantFeatureNames.map((name, i) => [name, values[i] ?? 0]));
-    const outcome = await store.put(
-      { pk: m.pk, kind: 'merchant', state: serializeMerchant(engine, m.state), version: (m.item?.version ?? 0) + 1, seq, featureSet: engine.version, features, asOf: m.state.maxTs },
-      m.item?.version ?? null,
-    );
-    if (outcome === 'written') return attempt - 1;
-    if (attempt >= maxAttempts) throw new ResourceError(`${m.pk}: version conflict persisted over ${maxAttempts} attempts`, m.pk, true);
-    // Someone else moved it: start from their version and re-apply what they have not absorbed.
-    m.item = await store.get(m.pk);
-    m.state = m.item ? deserializeMerchant(engine, m.item.state) : emptyMerchantState();
-    for (const d of m.deltas) if (seqAfter(d.seq, m.item?.seq?.[d.shardId])) engine.applyMerchant(m.state, d.ts, d.newCard);
-  }
+  const { engine } = deps;
+  const deltas = m.deltas.map((d) => ({ shardId: d.shardId, seq: d.seq }));
+  return putVersioned(
+    deps.store,
+    m.pk,
+    m.item,
+    (item, reloaded) => {
+      if (reloaded) {
+        // Someone else moved it: start from their version and re-apply what they have not absorbed.
+        m.item = item;
+        m.state = item ? deserializeMerchant(engine, item.state) : emptyMerchantState();
+        for (const d of m.deltas) if (seqAfter(d.seq, item?.seq?.[d.shardId])) engine.applyMerchant(m.state, d.ts, d.newCard);
+      }
+      const values = engine.merchantFeatures(m.state, m.state.maxTs);
+      const features = Object.fromEntries(engine.merchantFeatureNames.map((name, i) => [name, values[i] ?? 0]));
+      return { pk: m.pk, kind: 'merchant', state: serializeMerchant(engine, m.state), seq: withHighestSeq(item?.seq, deltas), featureSet: engine.version, features, asOf: m.state.maxTs };
+    },
+    maxAttempts,
+  );
+}
+
+interface CardWork {
+  item: StoredEntity | undefined;
+  state: CardState;
+}
+
+/** One record into its card: skipped if the card already absorbed it (a redelivery). */
+function ingestRecord(engine: FeatureEngine, card: CardWork, v: ValidRecord, merchant: MerchantState | undefined, stats: CardStats, logged: FeatureBatchResult['vectors']): IngestResult | undefined {
+  if (!seqAfter(v.record.id, card.item?.seq?.[v.record.shardId])) return undefined;
+  const r = engine.ingest(card.state, v.event, merchant);
+  countStatus(stats, r.status);
+  for (const c of r.committed) logged.push({ ...c, entityId: v.event.entity_id });
+  return r;
 }
 
 async function writeCard(
   deps: FeatureBatchDeps,
   cardId: string,
-  card: { item: StoredEntity | undefined; state: CardState },
+  card: CardWork,
   list: readonly ValidRecord[],
   merchants: Map<string, MerchantWork>,
   batchStats: CardStats,
   batchVectors: FeatureBatchResult['vectors'],
   maxAttempts: number,
 ): Promise<{ conflicts: number; stats: CardStats; vectors: FeatureBatchResult['vectors'] }> {
-  const { engine, store } = deps;
+  const { engine } = deps;
   const pk = entityKey('card', cardId);
+  const records = list.map((v) => ({ shardId: v.record.shardId, seq: v.record.id }));
   let s = batchStats;
   let logged = batchVectors;
-  for (let attempt = 1; ; attempt++) {
-    const prev = card.item?.stats ?? emptyStats();
-    const total: CardStats = {
-      applied: prev.applied + s.applied,
-      duplicates: prev.duplicates + s.duplicates,
-      late: prev.late + s.late,
-      too_late: prev.too_late + s.too_late,
-    };
-    const seq: Record<string, string> = { ...(card.item?.seq ?? {}) };
-    for (const v of list) if (seqAfter(v.record.id, seq[v.record.shardId])) seq[v.record.shardId] = v.record.id;
-    const outcome = await store.put(
-      {
-        pk, kind: 'card', state: serializeCard(engine, card.state), version: (card.item?.version ?? 0) + 1, stats: total, seq,
+  const conflicts = await putVersioned(
+    deps.store,
+    pk,
+    card.item,
+    (item, reloaded) => {
+      if (reloaded) {
+        // Re-run this batch's events on the newer state: dedupe by event id makes that idempotent.
+        card.item = item;
+        card.state = item ? deserializeCard(engine, item.state) : engine.newCardState();
+        s = emptyStats();
+        logged = [];
+        for (const v of list) ingestRecord(engine, card, v, merchants.get(v.event.merchant_id)?.state, s, logged);
+      }
+      const prev = item?.stats ?? emptyStats();
+      const stats: CardStats = {
+        applied: prev.applied + s.applied,
+        duplicates: prev.duplicates + s.duplicates,
+        late: prev.late + s.late,
+        too_late: prev.too_late + s.too_late,
+      };
+      return {
+        pk, kind: 'card', state: serializeCard(engine, card.state), stats, seq: withHighestSeq(item?.seq, records),
         featureSet: engine.version, features: engine.currentFeatures(card.state), asOf: card.state.maxTs,
-      },
-      card.item?.version ?? null,
-    );
-    if (outcome === 'written') return { conflicts: attempt - 1, stats: s, vectors: logged };
-    if (attempt >= maxAttempts) throw new ResourceError(`${pk}: version conflict persisted over ${maxAttempts} attempts`, pk, true);
-    // Re-run this batch's events on the newer state: dedupe by event id makes that idempotent.
-    card.item = await store.get(pk);
-    card.state = card.item ? deserializeCard(engine, card.item.state) : engine.newCardState();
-    s = emptyStats();
-    logged = [];
-    for (const v of list) {
-      if (!seqAfter(v.record.id, card.item?.seq?.[v.record.shardId])) continue;
-      const r = engine.ingest(card.state, v.event, merchants.get(v.event.merchant_id)?.state);
-      countStatus(s, r.status);
-      for (const c of r.committed) logged.push({ ...c, entityId: cardId });
-    }
-  }
+      };
+    },
+    maxAttempts,
+  );
+  return { conflicts, stats: s, vectors: logged };
 }
 
 function countStatus(s: CardStats, status: 'accepted' | 'late' | 'duplicate' | 'too_late'): void {
