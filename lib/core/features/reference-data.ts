@@ -23,4 +23,3 @@ export const UTC_OFFSET_HOURS: Readonly<Record<string, number>> = {
 
 export const usdPerUnit = (currency: string): number => USD_PER_UNIT[currency] ?? 1;
 export const utcOffsetHours = (country: string): number => UTC_OFFSET_HOURS[country] ?? 0;
-export const isKnownCurrency = (currency: string): boolean => currency in USD_PER_UNIT;
