@@ -30,6 +30,15 @@ export interface PlatformResources {
   readonly eventsStream: StreamDefinition;
   readonly onlineStore: TableDefinition;
   readonly featureTransformDlq: QueueDefinition;
+  /** Model versions and their states (pk `model#<name>`, sk `version#<version>` and pointer items). */
+  readonly modelRegistry: TableDefinition;
+  /** Model packages (`models/<name>/<version>/model.onnx` and `manifest.json`), versioned. */
+  readonly modelBucket: BucketDefinition;
+}
+
+export interface BucketDefinition {
+  /** Bucket name locally; on AWS CDK generates a unique name and hands it over in the environment. */
+  readonly name: string;
 }
 
 export function platformResources(prefix = 'fathom'): PlatformResources {
@@ -41,6 +50,12 @@ export function platformResources(prefix = 'fathom'): PlatformResources {
       ttlAttribute: 'expires_at',
     },
     featureTransformDlq: { name: `${prefix}-feature-transform-dlq` },
+    modelRegistry: {
+      name: `${prefix}-model-registry`,
+      partitionKey: { name: 'pk', type: 'S' },
+      sortKey: { name: 'sk', type: 'S' },
+    },
+    modelBucket: { name: `${prefix}-models` },
   };
 }
 
@@ -51,6 +66,12 @@ export const ENV = {
   dlqUrl: 'FATHOM_DLQ_URL',
   allowedLatenessSeconds: 'FATHOM_ALLOWED_LATENESS_SECONDS',
   stateTtlDays: 'FATHOM_STATE_TTL_DAYS',
+  modelRegistryTable: 'FATHOM_MODEL_REGISTRY_TABLE',
+  modelBucket: 'FATHOM_MODEL_BUCKET',
+  /** `kms:<key arn>` or `local:<path to a public key PEM>`: the key that model signatures must verify with. */
+  modelSigningKey: 'FATHOM_MODEL_SIGNING_KEY',
+  /** Model name the scoring function serves when a request names none. */
+  defaultModelName: 'FATHOM_DEFAULT_MODEL_NAME',
 } as const;
 
 /**
