@@ -2,7 +2,9 @@ export {};
 // `npx fathom <command>` / `npm start` (= `fathom local`). Entry point only: each command lives in lib/cli.
 const commands: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
   local: { summary: 'run the platform locally on embedded stand-ins (npm start)', load: async () => (await import('../lib/cli/local')).runLocal },
+  train: { summary: 'train the reference GBDT on training rows and write a model package', load: async () => (await import('../lib/cli/train')).runTrain },
   generate: { summary: 'generate the reference workload (events + labels) as JSONL / Parquet', load: async () => (await import('../lib/cli/generate')).runGenerate },
+  models: { summary: 'the model registry: list, show, register, promote, roll back (local, or --aws)', load: async () => (await import('../lib/cli/models')).runModels },
 };
 
 function usage(): string {

@@ -65,7 +65,8 @@ class JsonlWriter<T> implements RecordWriter<T> {
 // ---------------------------------------------------------------------------------------------
 // Parquet
 
-type Column<T> =
+/** One column of a record file: its name, Parquet type and how to read it from a row. */
+export type Column<T> =
   | { readonly name: string; readonly type: 'STRING'; readonly get: (row: T) => string }
   | { readonly name: string; readonly type: 'DOUBLE' | 'INT32'; readonly get: (row: T) => number };
 
@@ -157,7 +158,8 @@ export interface WriterOptions {
   readonly rowGroupSize?: number;
 }
 
-function createWriter<T>(path: string, options: WriterOptions, columns: readonly Column<T>[]): RecordWriter<T> {
+/** A JSONL or Parquet writer for rows of any shape, given its columns (Parquet) — JSONL writes rows as they are. */
+export function createRecordWriter<T>(path: string, options: WriterOptions, columns: readonly Column<T>[]): RecordWriter<T> {
   const format = options.format ?? formatOfPath(path);
   if (format === 'jsonl') return new JsonlWriter<T>(path);
   const rowGroupSize = options.rowGroupSize ?? PARQUET_ROW_GROUP_SIZE;
@@ -166,12 +168,12 @@ function createWriter<T>(path: string, options: WriterOptions, columns: readonly
 }
 
 export function createEventWriter(path: string, options: WriterOptions = {}): RecordWriter<Event> {
-  return createWriter(path, options, EVENT_COLUMNS);
+  return createRecordWriter(path, options, EVENT_COLUMNS);
 }
 
 /** Labels as the platform receives them: event_id, label (0 or 1), labeled_at. */
 export function createLabelWriter(path: string, options: WriterOptions = {}): RecordWriter<LabelRecord> {
-  return createWriter(path, options, LABEL_COLUMNS);
+  return createRecordWriter(path, options, LABEL_COLUMNS);
 }
 
 // ---------------------------------------------------------------------------------------------

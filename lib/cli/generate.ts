@@ -7,6 +7,8 @@ import { ConfigError, ValidationError } from '../core/errors';
 import { integerFlag, numberFlag, parseFlags, UsageError } from './args';
 import { generateWorkload, resolveWorkloadOptions, toLabelRecord, type LabelRecord, type WorkloadOptions } from '../core/generator';
 import type { Event } from '../core/schemas/event';
+import { rowsFromWorkload } from '../core/training';
+import { createTrainingRowWriter, type TrainingRowOut } from '../adapters/training-rows-file';
 
 export const GENERATE_USAGE = `usage: fathom generate [options]
   --events N         exact number of events (default 100000)
@@ -19,6 +21,8 @@ export const GENERATE_USAGE = `usage: fathom generate [options]
   --cards N          number of cards (default: about 1.5 events per card per day)
   --merchants N      number of merchants (default: one per 20 cards)
   --fraud-rate R     target share of fraudulent events (default 0.01)
+  --training-rows    also write DIR/training-rows.<ext>: each event's feature vector from the
+                     batch driver, its label and event time (input for \`fathom train\`)
   -h, --help         this text
 writes DIR/events.<ext> and DIR/labels.<ext>; prints a JSON summary on stdout.`;
 
@@ -40,6 +44,7 @@ export interface GenerateArgs {
   readonly workload: WorkloadOptions;
   readonly out: string;
   readonly formats: readonly RecordFileFormat[];
+  readonly trainingRows: boolean;
 }
 
 /** Reads the command line; throws a ValidationError naming the flag at fault. `undefined` = help. */
@@ -55,6 +60,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateArgs | undef
     cards: { type: 'string' },
     merchants: { type: 'string' },
     'fraud-rate': { type: 'string' },
+    'training-rows': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return undefined;
@@ -82,7 +88,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateArgs | undef
     const message = error.message.startsWith(error.field) ? flag + error.message.slice(error.field.length) : error.message;
     throw new UsageError(message, flag);
   }
-  return { workload, out, formats: FORMATS[format as keyof typeof FORMATS] };
+  return { workload, out, formats: FORMATS[format as keyof typeof FORMATS], trainingRows: values['training-rows'] === true };
 }
 
 /** A progress line on stderr: redrawn in place on a terminal, a plain line every few seconds otherwise. */
@@ -144,6 +150,7 @@ async function generate(args: GenerateArgs): Promise<void> {
   await flush();
   await Promise.all([...eventWriters, ...labelWriters].map((w) => w.close()));
   progress.finish(done);
+  const trainingFiles = args.trainingRows ? await writeTrainingRows(args, workload, ext) : [];
 
   const summary = {
     events: done,
@@ -151,9 +158,29 @@ async function generate(args: GenerateArgs): Promise<void> {
     cards: workload.cards,
     merchants: workload.merchants,
     seconds: Math.round((performance.now() - started) / 10) / 100,
-    files: [...eventWriters, ...labelWriters].map((w) => w.path),
+    files: [...[...eventWriters, ...labelWriters].map((w) => w.path), ...trainingFiles],
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+/**
+ * Replays the same seeded workload through the batch driver: every row is the f(S, e) the stream
+ * would log for that event, so a model trained on it sees what serving computes.
+ */
+async function writeTrainingRows(args: GenerateArgs, workload: WorkloadOptions, ext: (f: RecordFileFormat) => string): Promise<string[]> {
+  process.stderr.write('generate: computing training rows with the batch driver\n');
+  const m = rowsFromWorkload(generateWorkload(workload));
+  const f = m.features.length;
+  const writers = args.formats.map((format) => createTrainingRowWriter(join(args.out, `training-rows.${ext(format)}`), m.features, { format }));
+  for (let start = 0; start < m.rows; start += BATCH) {
+    const rows: TrainingRowOut[] = [];
+    for (let r = start; r < Math.min(m.rows, start + BATCH); r++) {
+      rows.push({ event_id: m.eventIds![r]!, event_time: new Date(m.eventTime[r]!).toISOString(), label: m.label[r] as 0 | 1, values: m.x.subarray(r * f, (r + 1) * f) });
+    }
+    await Promise.all(writers.map((w) => w.write(rows)));
+  }
+  await Promise.all(writers.map((w) => w.close()));
+  return writers.map((w) => w.path);
 }
 
 /** `fathom generate …`: a bad flag or value prints the reason and the usage, exit code 2. */
