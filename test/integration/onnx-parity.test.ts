@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tree, TreeEnsemble } from '../../lib/core/models/tree-ensemble';
 import { predictMargin, predictProbability } from '../../lib/core/models/tree-ensemble';
 import { exportOnnx } from '../../lib/core/onnx/export';
+import { generateWorkload } from '../../lib/core/generator';
+import { rowsFromWorkload, train } from '../../lib/core/training';
 import { nextUp, randomEnsemble, randomRows } from '../support/random-ensemble';
 
 const ROWS = 100_000;
@@ -103,4 +105,25 @@ describe('ONNX export parity with predictProbability', () => {
     console.log(`[onnx-parity] negative control, every threshold one float32 step up: max diff = ${p.max.toExponential(3)}`);
     expect(p.max).toBeGreaterThan(TOLERANCE);
   });
+});
+
+describe('ONNX parity for a model the trainer built', () => {
+  it('onnxruntime-node scores 100k generated rows within 1e-5 of the trainer’s own predictions', async () => {
+    const data = rowsFromWorkload(generateWorkload({ events: 100_000, seed: 11, days: 20 }));
+    const { model: trained } = train({ train: data }, { trees: 120, earlyStoppingRounds: 0, seed: 3 });
+    const width = data.features.length;
+    const session = await ort.InferenceSession.create(exportOnnx(trained, { features: data.features }), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    try {
+      const out = await session.run({ features: new ort.Tensor('float32', data.x, [data.rows, width]) });
+      const ortScores = out.score!.data as Float32Array;
+      const own = new Float64Array(data.rows);
+      for (let i = 0; i < data.rows; i++) own[i] = predictProbability(trained, data.x.subarray(i * width, (i + 1) * width));
+      const { max } = maxAbsDiff(ortScores, own);
+      console.log(`trained model (${trained.trees.length} trees): max |ORT − trainer| over ${data.rows} rows = ${max.toExponential(3)}`);
+      expect(data.rows).toBe(100_000);
+      expect(max).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      await session.release();
+    }
+  }, 120_000);
 });
