@@ -40,3 +40,31 @@ export class ConfigError extends FathomError {
     super(message, 'config_error');
   }
 }
+
+/**
+ * A model package failed verification and must not be loaded. `check` names what failed
+ * (`manifest`, `manifest.version`, `onnx_sha256`, `signature`, `key`); `resource` names the
+ * package (`<name>@<version>`) or the key.
+ */
+export class SignatureError extends FathomError {
+  constructor(
+    message: string,
+    readonly check: string,
+    readonly resource: string,
+  ) {
+    super(message, 'signature_error');
+  }
+}
+
+/** A registry state change the lifecycle policy refuses; names the model, the version and both states. */
+export class TransitionError extends FathomError {
+  constructor(
+    message: string,
+    readonly model: string,
+    readonly version: string | undefined,
+    readonly from: string | null,
+    readonly to: string,
+  ) {
+    super(message, 'transition_error');
+  }
+}

@@ -2,6 +2,7 @@
 // from the standard AWS_* variables (as on Lambda); the local platform's own code uses these.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -11,6 +12,7 @@ export interface StandInEndpoints {
   readonly kinesis: string;
   readonly s3: string;
   readonly sqs: string;
+  readonly kms: string;
 }
 
 export const LOCAL_REGION = 'us-east-1';
@@ -18,7 +20,7 @@ export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 /**
  * s3rver verifies request signatures against its own fixed key pair; dynalite, kinesalite and the
- * SQS endpoint ignore credentials. One pair for every client therefore works everywhere.
+ * SQS and KMS endpoints ignore credentials. One pair for every client therefore works everywhere.
  */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
@@ -27,6 +29,7 @@ export interface LocalClients {
   readonly kinesis: KinesisClient;
   readonly sqs: SQSClient;
   readonly s3: S3Client;
+  readonly kms: KMSClient;
   /** Closes every client's sockets, so the stand-ins can shut down without waiting on keep-alive. */
   destroy(): void;
 }
@@ -39,13 +42,15 @@ export function localClients(endpoints: StandInEndpoints): LocalClients {
   const sqs = new SQSClient({ ...common, endpoint: endpoints.sqs });
   // s3rver resolves buckets from the path only: virtual-host names would not resolve on 127.0.0.1.
   const s3 = new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true });
+  const kms = new KMSClient({ ...common, endpoint: endpoints.kms });
   return {
     dynamodb,
     kinesis,
     sqs,
     s3,
+    kms,
     destroy() {
-      for (const client of [dynamodb, kinesis, sqs, s3]) client.destroy();
+      for (const client of [dynamodb, kinesis, sqs, s3, kms]) client.destroy();
     },
   };
 }
@@ -64,5 +69,6 @@ export function localAwsEnvironment(endpoints: StandInEndpoints): Record<string,
     AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_KMS: endpoints.kms,
   };
 }

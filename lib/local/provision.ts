@@ -11,8 +11,11 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, ResourceInUseException as StreamInUse, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { join } from 'node:path';
+import { LocalKeySigner } from '../adapters/registry/signers/local-key-signer';
 import { ResourceError } from '../core/errors';
-import type { PlatformResources, TableDefinition } from '../core/resources';
+import { ENV, type PlatformResources, type TableDefinition } from '../core/resources';
 
 export interface ProvisionClients {
   readonly dynamodb: DynamoDBClient;
@@ -106,5 +109,57 @@ async function untilActive<T>(what: string, probe: () => Promise<T | undefined>)
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new ResourceError(`${what} did not become ACTIVE within ${ACTIVE_TIMEOUT_MS} ms`, what, true);
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export interface RegistryProvisionClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+}
+
+export interface ProvisionedRegistry {
+  readonly tableName: string;
+  readonly bucket: string;
+  /**
+   * The local platform signs models with a key pair under the data dir (LocalKeySigner), the
+   * local counterpart of the KMS key on AWS; verifiers trust its public half through
+   * ENV.modelSigningKey = `local:<path>`. (The KMS stand-in exists so the KmsSigner is tested
+   * against the SDK's wire format; signing locally needs no running endpoint this way.)
+   */
+  readonly signer: LocalKeySigner;
+  /** ENV.modelSigningKey's local value. */
+  readonly signingKey: string;
+  /** The registry's variables for a handler: table, bucket and trusted key. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/** Where the local model-signing key pair lives under a data dir. */
+export const localSigningKeyDir = (dataDir: string): string => join(dataDir, 'keys');
+
+/**
+ * Creates the model registry's table and package bucket on the stand-ins and the local signing key
+ * pair under the data dir. Idempotent. The bucket is not versioned: s3rver has no versioning (the
+ * registry works without object versions; on AWS the CDK bucket is versioned).
+ */
+export async function provisionRegistry(clients: RegistryProvisionClients, resources: PlatformResources, dataDir: string): Promise<ProvisionedRegistry> {
+  const [table] = await Promise.all([ensureTable(clients.dynamodb, resources.modelRegistry), ensureBucket(clients.s3, resources.modelBucket.name)]);
+  const signer = LocalKeySigner.open(localSigningKeyDir(dataDir));
+  const signingKey = `local:${signer.paths.publicKeyPath}`;
+  return {
+    tableName: table.tableName,
+    bucket: resources.modelBucket.name,
+    signer,
+    signingKey,
+    environment: { [ENV.modelRegistryTable]: table.tableName, [ENV.modelBucket]: resources.modelBucket.name, [ENV.modelSigningKey]: signingKey },
+  };
+}
+
+async function ensureBucket(s3: S3Client, name: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } catch (error) {
+    // s3rver answers BucketAlreadyExists for a bucket it already holds; S3 says AlreadyOwnedByYou.
+    if (error instanceof BucketAlreadyOwnedByYou || (error instanceof Error && error.name === 'BucketAlreadyExists')) return;
+    throw error;
   }
 }

@@ -1,6 +1,8 @@
 // Starts the embedded AWS stand-ins in this process: dynalite (DynamoDB), kinesalite (Kinesis),
-// s3rver (S3) and the local SQS endpoint, each on its own port, with state under one data dir.
-import { mkdirSync } from 'node:fs';
+// s3rver (S3), the local SQS and KMS endpoints, each on its own port, with state under one data dir.
+// While they run, `<dataDir>/endpoints.json` says where, so a second process (the `models` CLI)
+// can talk to them instead of starting its own on a data dir it cannot lock.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -11,6 +13,7 @@ import S3rver from 's3rver';
 import { ResourceError } from '../core/errors';
 import type { StandInEndpoints } from './aws-clients';
 import { lockDataDir } from './data-dir-lock';
+import { startKmsEndpoint } from './kms-endpoint';
 import { startSqsEndpoint } from './sqs-endpoint';
 
 /** `.fathom/` in the repository root (git-ignored), as DESIGN.md fixes for local state. */
@@ -21,13 +24,14 @@ export interface StandInPorts {
   readonly kinesis?: number;
   readonly s3?: number;
   readonly sqs?: number;
+  readonly kms?: number;
 }
 
 export interface StandInOptions {
   /** Where state lives; defaults to DEFAULT_DATA_DIR. */
   readonly dataDir?: string;
   /**
-   * Keep DynamoDB, Kinesis and SQS state on disk under dataDir (default true). When false they are
+   * Keep DynamoDB, Kinesis, SQS and KMS state on disk under dataDir (default true). When false they are
    * in memory; S3 is always on disk (s3rver has no in-memory store), under dataDir/s3.
    */
   readonly persist?: boolean;
@@ -97,15 +101,65 @@ export async function startStandIns(options: StandInOptions = {}): Promise<Stand
     });
     stops.push(() => sqs.close());
 
+    const kms = await startKmsEndpoint({ host, port: ports.kms ?? 0, ...(persist ? { keyDir: dir('kms') } : {}) }).catch((error: unknown) => {
+      throw new ResourceError(`kms stand-in could not start: ${String(error)}`, 'kms', false);
+    });
+    stops.push(() => kms.close());
+
     const url = (port: number) => `http://${host}:${port}`;
+    const endpoints: StandInEndpoints = { dynamodb: url(dynamodbPort), kinesis: url(kinesisPort), s3: url(s3Address.port), sqs: sqs.url, kms: kms.url };
+    const endpointsFile = join(dataDir, ENDPOINTS_FILE);
+    writeFileSync(endpointsFile, `${JSON.stringify({ pid: process.pid, endpoints } satisfies RunningStandIns)}\n`);
     return {
       dataDir,
-      endpoints: { dynamodb: url(dynamodbPort), kinesis: url(kinesisPort), s3: url(s3Address.port), sqs: sqs.url },
-      stop: stopAll,
+      endpoints,
+      // The file goes first: nobody should find the stand-ins while they are shutting down.
+      stop: async () => {
+        rmSync(endpointsFile, { force: true });
+        await stopAll();
+      },
     };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
+  }
+}
+
+/** Where running stand-ins say where they listen, under their data dir. */
+export const ENDPOINTS_FILE = 'endpoints.json';
+
+interface RunningStandIns {
+  readonly pid: number;
+  readonly endpoints: StandInEndpoints;
+}
+
+/**
+ * The endpoints of the stand-ins running on `dataDir` (in this or another process), or undefined
+ * when none run there: no endpoints file, or one left by a process that is gone or no longer
+ * holds the data dir's lock.
+ */
+export function runningStandIns(dataDir: string): StandInEndpoints | undefined {
+  const dir = resolve(dataDir);
+  let running: RunningStandIns;
+  let lockOwner: number;
+  try {
+    running = JSON.parse(readFileSync(join(dir, ENDPOINTS_FILE), 'utf8')) as RunningStandIns;
+    lockOwner = Number(readFileSync(join(dir, 'platform.lock'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const e = running.endpoints as Partial<StandInEndpoints> | undefined;
+  if (running.pid !== lockOwner || !isAlive(running.pid) || !e?.dynamodb || !e.kinesis || !e.s3 || !e.sqs || !e.kms) return undefined;
+  return { dynamodb: e.dynamodb, kinesis: e.kinesis, s3: e.s3, sqs: e.sqs, kms: e.kms };
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
