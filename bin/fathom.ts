@@ -1,4 +1,7 @@
 export {};
+// The local runtime is Node 20 (Lambdas deploy on nodejs22.x); the SDK's notice that its 2027
+// releases will need Node 22 would otherwise interleave with every command's progress output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // `npx fathom <command>` / `npm start` (= `fathom local`). Entry point only: each command lives in lib/cli.
 const commands: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
   local: { summary: 'run the platform locally on embedded stand-ins (npm start)', load: async () => (await import('../lib/cli/local')).runLocal },
