@@ -5,7 +5,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors';
-import { FEATURE_TRANSFORM_DEFAULTS } from '../core/resources';
+import { FEATURE_TRANSFORM_DEFAULTS, OFFLINE_STORE_DEFAULTS, SCORING_DEFAULTS } from '../core/resources';
 
 /** The context key under which cdk.json holds this configuration. */
 export const CONFIG_CONTEXT_KEY = 'fathom';
@@ -85,6 +85,100 @@ const OnlineStoreSchema = z.strictObject({
   removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
 });
 
+const ScoringSchema = z
+  .strictObject({
+    /** Model served when a score request names none (a registry model name). @default 'card-fraud' */
+    defaultModelName: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or -, starting with a letter')
+      .default(SCORING_DEFAULTS.defaultModelName),
+    /** Seconds between background checks of the production pointer: a promotion serves within this (plus its load). 1 to 3600. @default 30 */
+    modelRefreshSeconds: seconds(1, 3600).default(SCORING_DEFAULTS.modelRefreshSeconds),
+    /** Lambda memory in MB (128 to 10240). 1769 MB is one full vCPU, which the engine and onnxruntime share. @default 1769 */
+    memoryMb: z.int().min(128).max(10_240).default(SCORING_DEFAULTS.memoryMb),
+    /** Lambda timeout in seconds (1 to 900); the first request of an instance includes the model's cold load. @default 10 */
+    timeoutSeconds: seconds(1, 900).default(SCORING_DEFAULTS.timeoutSeconds),
+    /**
+     * Concurrent executions reserved for the scoring function: a guaranteed share of the account's
+     * concurrency, and a cap that protects the online store. @default - none reserved (shares the account pool)
+     */
+    reservedConcurrency: z.int().min(1).max(10_000).optional(),
+    /**
+     * Execution environments kept initialised (model loaded) on the `live` alias: no cold start for
+     * that much concurrency, billed while idle. 0 turns it off. @default 0
+     */
+    provisionedConcurrency: z.int().min(0).max(10_000).default(0),
+    /** Days the function's log group keeps its logs (a CloudWatch Logs retention value). @default 30 */
+    logRetentionDays: z
+      .int()
+      .refine((d) => LOG_RETENTION_DAYS.includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+      .transform((d) => d as RetentionDays)
+      .default(RetentionDays.ONE_MONTH),
+    /** Powertools log level. @default 'INFO' */
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    /** Active X-Ray tracing of the function. @default true */
+    tracing: z.boolean().default(true),
+  })
+  .refine((s) => s.reservedConcurrency === undefined || s.provisionedConcurrency <= s.reservedConcurrency, {
+    message: 'must not exceed scoring.reservedConcurrency',
+    path: ['provisionedConcurrency'],
+  });
+
+const RegistrySchema = z.strictObject({
+  /** DynamoDB deletion protection of the model registry table. @default true */
+  deletionProtection: z.boolean().default(true),
+  /**
+   * What CloudFormation does with the registry table, the package bucket (which must be empty to be
+   * deleted), their keys and the access-log bucket when they leave the stack. The signing key is
+   * always retained: without it no stored signature can be verified. @default 'retain'
+   */
+  removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+  /** Days the package bucket's server access logs are kept (1 to 3650). @default 365 */
+  accessLogRetentionDays: z.int().min(1).max(3650).default(365),
+});
+
+const OfflineStoreSchema = z.strictObject({
+  /**
+   * Seconds a delivery stream gathers rows before it commits them to its Iceberg table (Firehose
+   * buffering hint, 0 to 900): each commit is at least one Parquet file, so shorter means fresher
+   * tables and more small files for compaction. @default 300
+   */
+  bufferingIntervalSeconds: seconds(0, 900).default(OFFLINE_STORE_DEFAULTS.bufferingIntervalSeconds),
+  /** MiB a delivery stream gathers before it commits, whichever of the two comes first (1 to 128). @default 128 */
+  bufferingSizeMiB: z.int().min(1).max(128).default(OFFLINE_STORE_DEFAULTS.bufferingSizeMiB),
+  /** Seconds Firehose keeps retrying a failed delivery before the rows go to the error output prefix (0 to 7200). @default 300 */
+  retryDurationSeconds: seconds(0, 7200).default(OFFLINE_STORE_DEFAULTS.retryDurationSeconds),
+  /** Days the delivery streams' CloudWatch log groups keep their logs (a CloudWatch Logs retention value). @default 30 */
+  logRetentionDays: z
+    .int()
+    .refine((d) => LOG_RETENTION_DAYS.includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+    .transform((d) => d as RetentionDays)
+    .default(RetentionDays.ONE_MONTH),
+  /** Glue table optimizers on every table: compaction (binpack), snapshot retention and orphan-file deletion. @default true */
+  tableOptimizers: z.boolean().default(true),
+  /**
+   * Days a snapshot stays readable before the retention optimizer expires it (1 to 3650). A training
+   * set's manifest names table snapshots: keep them at least as long as a model may need rebuilding. @default 30
+   */
+  snapshotRetentionDays: z.int().min(1).max(3650).default(OFFLINE_STORE_DEFAULTS.snapshotRetentionDays),
+  /** Snapshots always kept, however old (1 to 1000). @default 10 */
+  snapshotsToRetain: z.int().min(1).max(1000).default(OFFLINE_STORE_DEFAULTS.snapshotsToRetain),
+  /** Days a file no snapshot references is kept before the orphan-file optimizer deletes it (1 to 3650). @default 3 */
+  orphanFileRetentionDays: z.int().min(1).max(3650).default(OFFLINE_STORE_DEFAULTS.orphanFileRetentionDays),
+  /**
+   * Days an overwritten or deleted object version stays in the versioned lakehouse bucket (1 to
+   * 3650): expired snapshots and compacted files leave such versions behind. @default 30
+   */
+  noncurrentVersionRetentionDays: z.int().min(1).max(3650).default(30),
+  /** Days the lakehouse bucket's server access logs are kept (1 to 3650). @default 365 */
+  accessLogRetentionDays: z.int().min(1).max(3650).default(365),
+  /**
+   * What CloudFormation does with the lakehouse bucket (which must be empty to be deleted), its key,
+   * the Glue database and tables and the access-log bucket when they leave the stack. @default 'retain'
+   */
+  removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+});
+
 const AlarmsSchema = z.strictObject({
   /** Address subscribed to the alarm topic (SNS sends it a confirmation link first). @default - no subscription */
   email: z.email('must be an e-mail address').optional(),
@@ -111,6 +205,9 @@ export const FathomConfigSchema = z
     features: FeaturesSchema.prefault({}),
     onlineStore: OnlineStoreSchema.prefault({}),
     alarms: AlarmsSchema.prefault({}),
+    registry: RegistrySchema.prefault({}),
+    scoring: ScoringSchema.prefault({}),
+    offlineStore: OfflineStoreSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // Records leave the stream after the retention period: an event source limit beyond it

@@ -7,11 +7,15 @@ import type { FathomConfig } from './config';
 import { FeatureStoreStack } from './stacks/feature-store-stack';
 import { IngestionStack } from './stacks/ingestion-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
+import { RegistryStack } from './stacks/registry-stack';
+import { ServingStack } from './stacks/serving-stack';
 
 export interface FathomStacks {
   readonly ingestion: IngestionStack;
   readonly featureStore: FeatureStoreStack;
   readonly monitoring: MonitoringStack;
+  readonly registry: RegistryStack;
+  readonly serving: ServingStack;
 }
 
 export interface FathomStacksOptions {
@@ -20,6 +24,11 @@ export interface FathomStacksOptions {
    * @default lambdas/feature-transform/handler.ts
    */
   readonly featureTransformEntry?: string;
+  /**
+   * The scoring handler's entry file.
+   * @default lambdas/scoring/handler.ts
+   */
+  readonly scoringEntry?: string;
 }
 
 export function addFathomStacks(scope: Construct, config: FathomConfig, options: FathomStacksOptions = {}): FathomStacks {
@@ -53,5 +62,22 @@ export function addFathomStacks(scope: Construct, config: FathomConfig, options:
     featureTransform: featureStore.featureTransform,
   });
 
-  return { ingestion, featureStore, monitoring };
+  const registry = new RegistryStack(scope, 'ModelRegistry', {
+    env,
+    stackName: stackName('model-registry'),
+    description: 'Fathom model registry: signed model packages (S3), versions and states (DynamoDB), the KMS signing key',
+    config,
+  });
+
+  const serving = new ServingStack(scope, 'Serving', {
+    env,
+    stackName: stackName('serving'),
+    description: 'Fathom serving: the real-time scoring Lambda (online features, production model, onnxruntime layer)',
+    config,
+    features: featureStore,
+    registry,
+    scoringEntry: options.scoringEntry,
+  });
+
+  return { ingestion, featureStore, monitoring, registry, serving };
 }

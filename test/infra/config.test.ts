@@ -36,6 +36,21 @@ describe('loadConfig', () => {
       features: { allowedLatenessSeconds: 300, stateTtlDays: 45 },
       onlineStore: { deletionProtection: true, removalPolicy: 'retain' },
       alarms: { iteratorAgeSeconds: 300 },
+      registry: { deletionProtection: true, removalPolicy: 'retain', accessLogRetentionDays: 365 },
+      scoring: { defaultModelName: 'card-fraud', modelRefreshSeconds: 30, memoryMb: 1769, timeoutSeconds: 10, provisionedConcurrency: 0, logRetentionDays: 30, logLevel: 'INFO', tracing: true },
+      offlineStore: {
+        bufferingIntervalSeconds: 300,
+        bufferingSizeMiB: 128,
+        retryDurationSeconds: 300,
+        logRetentionDays: 30,
+        tableOptimizers: true,
+        snapshotRetentionDays: 30,
+        snapshotsToRetain: 10,
+        orphanFileRetentionDays: 3,
+        noncurrentVersionRetentionDays: 30,
+        accessLogRetentionDays: 365,
+        removalPolicy: 'retain',
+      },
     });
     expect(DEFAULT_CONFIG).toEqual(loadConfig({}));
   });
@@ -76,6 +91,17 @@ describe('loadConfig', () => {
     [{ alarms: { iteratorAge: 300 } }, 'fathom.alarms.iteratorAge'],
     [{ onlineStore: { removalPolicy: 'snapshot' } }, 'fathom.onlineStore.removalPolicy'],
     [{ onlineStore: { deletionProtection: 'yes' } }, 'fathom.onlineStore.deletionProtection'],
+    [{ offlineStore: { bufferingIntervalSeconds: 901 } }, 'fathom.offlineStore.bufferingIntervalSeconds'],
+    [{ offlineStore: { bufferingSizeMiB: 0 } }, 'fathom.offlineStore.bufferingSizeMiB'],
+    [{ offlineStore: { bufferingSizeMiB: 129 } }, 'fathom.offlineStore.bufferingSizeMiB'],
+    [{ offlineStore: { retryDurationSeconds: 7201 } }, 'fathom.offlineStore.retryDurationSeconds'],
+    [{ offlineStore: { logRetentionDays: 31 } }, 'fathom.offlineStore.logRetentionDays'],
+    [{ offlineStore: { snapshotRetentionDays: 0 } }, 'fathom.offlineStore.snapshotRetentionDays'],
+    [{ offlineStore: { snapshotsToRetain: 0 } }, 'fathom.offlineStore.snapshotsToRetain'],
+    [{ offlineStore: { orphanFileRetentionDays: 0 } }, 'fathom.offlineStore.orphanFileRetentionDays'],
+    [{ offlineStore: { tableOptimizers: 'on' } }, 'fathom.offlineStore.tableOptimizers'],
+    [{ offlineStore: { removalPolicy: 'snapshot' } }, 'fathom.offlineStore.removalPolicy'],
+    [{ offlineStore: { bufferSize: 64 } }, 'fathom.offlineStore.bufferSize'],
   ])('rejects %j naming %s', (raw, field) => {
     const error = configError(raw);
     expect(error.field).toBe(field);

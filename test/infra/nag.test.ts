@@ -65,7 +65,10 @@ describe('the Fathom app under AwsSolutions checks', () => {
       'AwsSolutions-KDS3 @ Ingestion/Events',
       'AwsSolutions-L1 @ FeatureStore/FeatureTransform/Function',
       'AwsSolutions-SQS3 @ FeatureStore/FeatureTransformDlq/Queue',
-    ]);
+      'AwsSolutions-IAM5[Resource::*] @ Serving/Scoring/ServiceRole/DefaultPolicy',
+      'AwsSolutions-IAM5[Resource::{"Fn::GetStackOutput":{"StackName":"fathom-model-registry","Region":{"Ref":"AWS::Region"},"OutputName":"PublishOutputFnGetAttModelBucketB33D855BArn43B2AEC7"}}/models/*] @ Serving/Scoring/ServiceRole/DefaultPolicy',
+      'AwsSolutions-L1 @ Serving/Scoring/Function',
+    ].sort());
     for (const ack of acks) expect(ack.reason.length, ack.id).toBeGreaterThan(40);
   });
 });

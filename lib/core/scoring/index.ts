@@ -1,0 +1,5 @@
+export * from './request';
+export * from './errors';
+export * from './compatibility';
+export * from './router';
+export * from './scorer';
