@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 const suites: Record<string, () => Promise<{ run: (opts: Record<string, string | undefined>) => Promise<unknown> }>> = {
   pipeline: () => import('./pipeline'),
   scoring: () => import('./scoring'),
+  training: () => import('./training'),
 };
 
 const [suite, ...rest] = process.argv.slice(2);
