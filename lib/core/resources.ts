@@ -182,3 +182,13 @@ export const SCORING_DEFAULTS = {
   memoryMb: 1769,
   timeoutSeconds: 10,
 } as const;
+
+/**
+ * Usage-plan tiers of the API edge: requests per second (steady), burst, and requests per day.
+ * The CDK usage plans and the local API's token buckets both read these (through the `api.tiers`
+ * config, whose defaults they are).
+ */
+export const API_TIER_DEFAULTS = {
+  standard: { rateLimit: 50, burstLimit: 100, quotaPerDay: 1_000_000 },
+  premium: { rateLimit: 500, burstLimit: 1000, quotaPerDay: 20_000_000 },
+} as const;
