@@ -1,6 +1,7 @@
 // SDK clients and environment pointed at the embedded stand-ins. Handlers build their own clients
 // from the standard AWS_* variables (as on Lambda); the local platform's own code uses these.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -13,6 +14,7 @@ export interface StandInEndpoints {
   readonly s3: string;
   readonly sqs: string;
   readonly kms: string;
+  readonly firehose: string;
 }
 
 export const LOCAL_REGION = 'us-east-1';
@@ -20,7 +22,7 @@ export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 /**
  * s3rver verifies request signatures against its own fixed key pair; dynalite, kinesalite and the
- * SQS and KMS endpoints ignore credentials. One pair for every client therefore works everywhere.
+ * SQS, KMS and Firehose endpoints ignore credentials. One pair for every client therefore works everywhere.
  */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
@@ -30,6 +32,7 @@ export interface LocalClients {
   readonly sqs: SQSClient;
   readonly s3: S3Client;
   readonly kms: KMSClient;
+  readonly firehose: FirehoseClient;
   /** Closes every client's sockets, so the stand-ins can shut down without waiting on keep-alive. */
   destroy(): void;
 }
@@ -43,14 +46,16 @@ export function localClients(endpoints: StandInEndpoints): LocalClients {
   // s3rver resolves buckets from the path only: virtual-host names would not resolve on 127.0.0.1.
   const s3 = new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true });
   const kms = new KMSClient({ ...common, endpoint: endpoints.kms });
+  const firehose = new FirehoseClient({ ...common, endpoint: endpoints.firehose });
   return {
     dynamodb,
     kinesis,
     sqs,
     s3,
     kms,
+    firehose,
     destroy() {
-      for (const client of [dynamodb, kinesis, sqs, s3, kms]) client.destroy();
+      for (const client of [dynamodb, kinesis, sqs, s3, kms, firehose]) client.destroy();
     },
   };
 }
@@ -70,5 +75,6 @@ export function localAwsEnvironment(endpoints: StandInEndpoints): Record<string,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
     AWS_ENDPOINT_URL_KMS: endpoints.kms,
+    AWS_ENDPOINT_URL_FIREHOSE: endpoints.firehose,
   };
 }

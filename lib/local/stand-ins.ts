@@ -1,5 +1,7 @@
 // Starts the embedded AWS stand-ins in this process: dynalite (DynamoDB), kinesalite (Kinesis),
-// s3rver (S3), the local SQS and KMS endpoints, each on its own port, with state under one data dir.
+// s3rver (S3), the local SQS, KMS and Firehose endpoints, each on its own port, with state under one
+// data dir. The Firehose endpoint delivers each offline table's stream into the Iceberg warehouse
+// under `<dataDir>/warehouse`, its error output under `<dataDir>/firehose-errors`.
 // While they run, `<dataDir>/endpoints.json` says where, so a second process (the `models` CLI)
 // can talk to them instead of starting its own on a data dir it cannot lock.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,9 +12,12 @@ import { fileURLToPath } from 'node:url';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import S3rver from 's3rver';
+import { OFFLINE_TABLES } from '../core/offline/tables';
 import { ResourceError } from '../core/errors';
+import { OFFLINE_TABLE_NAMES, platformResources } from '../core/resources';
 import type { StandInEndpoints } from './aws-clients';
 import { lockDataDir } from './data-dir-lock';
+import { startFirehoseEndpoint, warehouseSink, type FirehoseBuffering, type FirehoseEndpoint } from './firehose-endpoint';
 import { startKmsEndpoint } from './kms-endpoint';
 import { startSqsEndpoint } from './sqs-endpoint';
 
@@ -25,6 +30,7 @@ export interface StandInPorts {
   readonly s3?: number;
   readonly sqs?: number;
   readonly kms?: number;
+  readonly firehose?: number;
 }
 
 export interface StandInOptions {
@@ -38,11 +44,21 @@ export interface StandInOptions {
   readonly host?: string;
   /** 0 or absent: a free port. */
   readonly ports?: StandInPorts;
+  /** Resource name prefix, which names the delivery streams (default 'fathom', as in cdk.json). */
+  readonly prefix?: string;
+  /** The Firehose endpoint's buffering; LOCAL_FIREHOSE_BUFFERING by default. */
+  readonly firehoseBuffering?: Partial<FirehoseBuffering>;
 }
+
+/** Where the local Iceberg tables and the Firehose error output live under a data dir. */
+export const WAREHOUSE_DIR = 'warehouse';
+export const FIREHOSE_ERRORS_DIR = 'firehose-errors';
 
 export interface StandIns {
   readonly endpoints: StandInEndpoints;
   readonly dataDir: string;
+  /** Delivers what the Firehose endpoint has buffered into the Iceberg tables now. */
+  flushFirehose(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -106,13 +122,29 @@ export async function startStandIns(options: StandInOptions = {}): Promise<Stand
     });
     stops.push(() => kms.close());
 
+    const offline = platformResources(options.prefix).offlineStore;
+    const firehose: FirehoseEndpoint = await startFirehoseEndpoint({
+      host,
+      port: ports.firehose ?? 0,
+      streams: Object.fromEntries(OFFLINE_TABLE_NAMES.map((table) => [offline.deliveryStreams[table].name, OFFLINE_TABLES[table]])),
+      sink: warehouseSink({ warehouse: dir(WAREHOUSE_DIR), database: offline.database }),
+      errorDir: join(dataDir, FIREHOSE_ERRORS_DIR),
+      databaseName: offline.database,
+      ...(options.firehoseBuffering ? { buffering: options.firehoseBuffering } : {}),
+    }).catch((error: unknown) => {
+      throw new ResourceError(`firehose stand-in could not start: ${String(error)}`, 'firehose', false);
+    });
+    // Closing delivers what is buffered (or writes it to the error output): nothing accepted is lost.
+    stops.push(() => firehose.close());
+
     const url = (port: number) => `http://${host}:${port}`;
-    const endpoints: StandInEndpoints = { dynamodb: url(dynamodbPort), kinesis: url(kinesisPort), s3: url(s3Address.port), sqs: sqs.url, kms: kms.url };
+    const endpoints: StandInEndpoints = { dynamodb: url(dynamodbPort), kinesis: url(kinesisPort), s3: url(s3Address.port), sqs: sqs.url, kms: kms.url, firehose: firehose.url };
     const endpointsFile = join(dataDir, ENDPOINTS_FILE);
     writeFileSync(endpointsFile, `${JSON.stringify({ pid: process.pid, endpoints } satisfies RunningStandIns)}\n`);
     return {
       dataDir,
       endpoints,
+      flushFirehose: () => firehose.flush(),
       // The file goes first: nobody should find the stand-ins while they are shutting down.
       stop: async () => {
         rmSync(endpointsFile, { force: true });
@@ -149,8 +181,8 @@ export function runningStandIns(dataDir: string): StandInEndpoints | undefined {
     return undefined;
   }
   const e = running.endpoints as Partial<StandInEndpoints> | undefined;
-  if (running.pid !== lockOwner || !isAlive(running.pid) || !e?.dynamodb || !e.kinesis || !e.s3 || !e.sqs || !e.kms) return undefined;
-  return { dynamodb: e.dynamodb, kinesis: e.kinesis, s3: e.s3, sqs: e.sqs, kms: e.kms };
+  if (running.pid !== lockOwner || !isAlive(running.pid) || !e?.dynamodb || !e.kinesis || !e.s3 || !e.sqs || !e.kms || !e.firehose) return undefined;
+  return { dynamodb: e.dynamodb, kinesis: e.kinesis, s3: e.s3, sqs: e.sqs, kms: e.kms, firehose: e.firehose };
 }
 
 function isAlive(pid: number): boolean {
