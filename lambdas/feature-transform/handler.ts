@@ -15,6 +15,8 @@ import { DynamoOnlineStore } from '../../lib/adapters/online-store';
 import { SqsDeadLetterQueue } from '../../lib/adapters/dead-letter-queue';
 import { BatchCollector } from '../../lib/adapters/batch-collector';
 import { readFeatureTransformEnv } from '../../lib/adapters/handler-env';
+import { firehoseClient } from '../../lib/adapters/firehose-sink';
+import { FirehoseOfflineLog } from '../../lib/adapters/offline-log';
 
 const env = readFeatureTransformEnv();
 const logger = new Logger({ serviceName: 'feature-transform' });
@@ -22,6 +24,9 @@ const metrics = new Metrics({ namespace: 'Fathom', serviceName: 'feature-transfo
 const engine = new FeatureEngine(referenceFeatureSet, { allowedLatenessMs: env.allowedLatenessMs });
 const store = new DynamoOnlineStore({ client: dynamoClient(), tableName: env.tableName, ttlDays: env.stateTtlDays });
 const deadLetters = new SqsDeadLetterQueue({ client: sqsClient(), queueUrl: env.dlqUrl, source: 'feature-transform' });
+const offline = env.offlineLog
+  ? new FirehoseOfflineLog({ client: firehoseClient(), eventsStream: env.offlineLog.eventsStream, featureLogStream: env.offlineLog.featureLogStream, featureSet: engine.version })
+  : undefined;
 const processor = new BatchProcessor(EventType.KinesisDataStreams);
 
 const toStreamRecord = (r: KinesisStreamRecord): StreamRecord => ({
@@ -31,7 +36,7 @@ const toStreamRecord = (r: KinesisStreamRecord): StreamRecord => ({
 });
 
 async function step(records: KinesisStreamRecord[]): Promise<Map<string, Error>> {
-  const result = await processFeatureBatch(records.map(toStreamRecord), { engine, store, deadLetters });
+  const result = await processFeatureBatch(records.map(toStreamRecord), { engine, store, deadLetters, offline });
   const c = result.counts;
   metrics.addMetric('EventsApplied', MetricUnit.Count, c.applied);
   metrics.addMetric('DuplicatesIgnored', MetricUnit.Count, c.duplicates);

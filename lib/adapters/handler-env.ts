@@ -8,6 +8,8 @@ const Env = z.object({
   [ENV.dlqUrl]: z.string().url(),
   [ENV.allowedLatenessSeconds]: z.coerce.number().int().min(0).max(3600).default(300),
   [ENV.stateTtlDays]: z.coerce.number().positive().max(3650).default(45),
+  [ENV.eventsDeliveryStream]: z.string().min(1).optional(),
+  [ENV.featureLogDeliveryStream]: z.string().min(1).optional(),
 });
 
 export interface FeatureTransformEnv {
@@ -15,6 +17,8 @@ export interface FeatureTransformEnv {
   readonly dlqUrl: string;
   readonly allowedLatenessMs: number;
   readonly stateTtlDays: number;
+  /** Firehose streams of the `events` and `feature_log` tables; absent together: nothing is logged offline. */
+  readonly offlineLog?: { readonly eventsStream: string; readonly featureLogStream: string };
 }
 
 export function readFeatureTransformEnv(env: NodeJS.ProcessEnv = process.env): FeatureTransformEnv {
@@ -29,5 +33,16 @@ export function readFeatureTransformEnv(env: NodeJS.ProcessEnv = process.env): F
     dlqUrl: r.data[ENV.dlqUrl],
     allowedLatenessMs: r.data[ENV.allowedLatenessSeconds] * 1000,
     stateTtlDays: r.data[ENV.stateTtlDays],
+    ...offlineLogOf(r.data[ENV.eventsDeliveryStream], r.data[ENV.featureLogDeliveryStream]),
   };
+}
+
+function offlineLogOf(eventsStream: string | undefined, featureLogStream: string | undefined): Pick<FeatureTransformEnv, 'offlineLog'> {
+  if (eventsStream && featureLogStream) return { offlineLog: { eventsStream, featureLogStream } };
+  // Half a configuration would log events without their vectors (or the reverse): refuse it.
+  if (eventsStream || featureLogStream) {
+    const missing = eventsStream ? ENV.featureLogDeliveryStream : ENV.eventsDeliveryStream;
+    throw new ConfigError(`environment variable ${missing}: required when the other offline-log stream is set`, missing);
+  }
+  return {};
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FeatureEngine, referenceFeatureSet, runBatch, serializeCard, deserializeCard, MINUTE_MS } from '../../lib/core/features';
 import { processFeatureBatch } from '../../lib/core/pipeline/feature-batch';
 import { ResourceError } from '../../lib/core/errors';
-import type { DeadLetter, DeadLetterPort, EntityWrite, OnlineStorePort, PutOutcome, StoredEntity, StreamRecord } from '../../lib/core/pipeline/ports';
+import type { DeadLetter, DeadLetterPort, EntityVector, EntityWrite, OfflineLogPort, OnlineStorePort, PutOutcome, ReceivedEvent, StoredEntity, StreamRecord } from '../../lib/core/pipeline/ports';
 import { ev } from '../support/events';
 import { parseStreamEvent } from '../../lib/core/schemas/event';
 
@@ -183,5 +183,52 @@ describe('processFeatureBatch: stream order within a batch', () => {
     const differing = logged.filter((v) => JSON.stringify(v.values) !== JSON.stringify(expected.get(v.eventId)));
     expect(logged.length).toBeGreaterThan(3_500); // the rest are still in reorder buffers
     expect(differing).toHaveLength(0);
+  });
+});
+
+describe('processFeatureBatch: offline log', () => {
+  class MemoryOfflineLog implements OfflineLogPort {
+    events: ReceivedEvent[] = [];
+    vectors: EntityVector[] = [];
+    failEvents = false;
+    failFeatures = false;
+    async logEvents(e: readonly ReceivedEvent[]) {
+      if (this.failEvents) throw new ResourceError('events stream down', 'events', true);
+      this.events.push(...e);
+    }
+    async logFeatures(v: readonly EntityVector[]) {
+      if (this.failFeatures) throw new ResourceError('feature_log stream down', 'feature_log', true);
+      this.vectors.push(...v);
+    }
+  }
+  // Ten minutes apart, so the allowed lateness (5 min) commits all but the newest event of each card.
+  const batch = () => Array.from({ length: 12 }, (_, i) => ev({ at: T0 + i * 10 * MINUTE_MS, entity_id: `card_${i % 2}`, merchant_id: 'mer_0' }));
+
+  it('logs every valid event raw and every committed vector with its card', async () => {
+    const offline = new MemoryOfflineLog();
+    const events = batch();
+    const records = [...events.map((e) => rec(raw(e))), rec('{nope')];
+    const r = await processFeatureBatch(records, { engine, store: new MemoryStore(), deadLetters: new MemoryDlq(), offline });
+    expect(offline.events.map((e) => e.event.event_id)).toEqual(events.map((e) => e.event_id));
+    expect(offline.events[0]!.data).toBe(records[0]!.data);
+    expect(offline.vectors).toEqual(r.vectors);
+    expect(offline.vectors.length).toBeGreaterThan(0);
+  });
+
+  it('fails the whole batch before any state is written when raw events cannot be logged', async () => {
+    const store = new MemoryStore();
+    const offline = Object.assign(new MemoryOfflineLog(), { failEvents: true });
+    await expect(processFeatureBatch(batch().map((e) => rec(raw(e))), { engine, store, deadLetters: new MemoryDlq(), offline })).rejects.toThrow(/events stream down/);
+    expect(store.puts).toEqual([]);
+  });
+
+  it('dead-letters the vectors of written cards when feature_log refuses them, instead of losing them', async () => {
+    const dlq = new MemoryDlq();
+    const offline = Object.assign(new MemoryOfflineLog(), { failFeatures: true });
+    const r = await processFeatureBatch(batch().map((e) => rec(raw(e))), { engine, store: new MemoryStore(), deadLetters: dlq, offline });
+    expect(r.failed.size).toBe(0);
+    expect(dlq.letters.every((l) => l.field === 'feature_log' && /feature_log delivery failed/.test(l.reason))).toBe(true);
+    const parked = dlq.letters.flatMap((l) => JSON.parse(l.data) as EntityVector[]);
+    expect(parked.map((v) => v.eventId)).toEqual(r.vectors.map((v) => v.eventId));
   });
 });

@@ -9,17 +9,19 @@
 // dedupe in the engine is for the other kind of duplicate: the same event sent twice by a producer.
 import { ValidationError, FathomError } from '../errors';
 import { parseStreamEvent, type TimedEvent } from '../schemas/event';
-import type { FeatureEngine, IngestResult, LoggedVector } from '../features/engine';
+import type { FeatureEngine, IngestResult } from '../features/engine';
 import { deserializeCard, deserializeMerchant, serializeCard, serializeMerchant } from '../features/serialize';
 import { emptyMerchantState, type CardState, type MerchantState } from '../features/state';
 import { entityKey, seqAfter, withHighestSeq } from './keys';
 import { putVersioned } from './versioned-put';
-import type { CardStats, DeadLetter, DeadLetterPort, OnlineStorePort, StoredEntity, StreamRecord } from './ports';
+import type { CardStats, DeadLetter, EntityVector, DeadLetterPort, OfflineLogPort, OnlineStorePort, StoredEntity, StreamRecord } from './ports';
 
 export interface FeatureBatchDeps {
   readonly engine: FeatureEngine;
   readonly store: OnlineStorePort;
   readonly deadLetters: DeadLetterPort;
+  /** Where raw events and committed vectors are logged for the offline store; absent: not logged. */
+  readonly offline?: OfflineLogPort;
   /** Attempts per entity write when its version moved underneath. Default 5. */
   readonly maxConflictAttempts?: number;
 }
@@ -27,7 +29,7 @@ export interface FeatureBatchDeps {
 export interface FeatureBatchResult {
   /** Records that must be retried, each with the error that failed it. */
   readonly failed: Map<string, Error>;
-  readonly vectors: (LoggedVector & { entityId: string })[];
+  readonly vectors: EntityVector[];
   readonly counts: {
     valid: number;
     malformed: number;
@@ -110,6 +112,10 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
     }
   }
   if (valid.length === 0) return { failed, vectors, counts };
+
+  // Raw events are logged before any state moves: if that fails, the batch fails whole and
+  // retries, so no event reaches the online store without its row in the `events` table.
+  if (deps.offline) await deps.offline.logEvents(valid.map((v) => ({ event: v.event, data: v.record.data })));
 
   // 4. Load states. Those that fail to load fail their records (they retry, then reach the on-failure destination).
   const cards = new Map<string, CardWork>();
@@ -209,7 +215,32 @@ export async function processFeatureBatch(records: readonly StreamRecord[], deps
       }
     }),
   );
+  if (deps.offline && vectors.length > 0) await logVectors(deps, vectors, valid);
   return { failed, vectors, counts };
+}
+
+/** Vectors per dead letter: a letter stays far below SQS's 256 KiB message limit. */
+const VECTORS_PER_LETTER = 50;
+
+/**
+ * The vectors belong to card states already written, whose records a retry would skip: if the
+ * offline log refuses them, they go to the dead-letter queue (as `feature_log` rows to replay)
+ * rather than fail the batch — a retry could not log them again.
+ */
+async function logVectors(deps: FeatureBatchDeps, vectors: FeatureBatchResult['vectors'], valid: readonly ValidRecord[]): Promise<void> {
+  try {
+    await deps.offline!.logFeatures(vectors);
+  } catch (e) {
+    const reason = `feature_log delivery failed: ${asError(e).message}`;
+    const shardOf = new Map(valid.map((v) => [v.event.event_id as string, v.record]));
+    const letters: DeadLetter[] = [];
+    for (let i = 0; i < vectors.length; i += VECTORS_PER_LETTER) {
+      const chunk = vectors.slice(i, i + VECTORS_PER_LETTER);
+      const record = shardOf.get(chunk[0]!.eventId) ?? valid[0]!.record;
+      letters.push({ reason, field: 'feature_log', recordId: record.id, shardId: record.shardId, data: JSON.stringify(chunk) });
+    }
+    await deps.deadLetters.send(letters);
+  }
 }
 
 /** Records, per shard, the highest sequence number whose letter was sent. */

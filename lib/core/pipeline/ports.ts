@@ -1,4 +1,6 @@
 // Interfaces the stream step needs from the outside world; lib/adapters implements them.
+import type { LoggedVector } from '../features/engine';
+import type { TimedEvent } from '../schemas/event';
 
 /** `shard` items hold only the dead-letter checkpoint of a stream shard. */
 export type EntityKind = 'card' | 'merchant' | 'shard';
@@ -61,4 +63,26 @@ export interface StreamRecord {
   readonly id: string;
   readonly shardId: string;
   readonly data: string;
+}
+
+/** A valid event of the batch with the record text it arrived in (the raw `events` row keeps it). */
+export interface ReceivedEvent {
+  readonly event: TimedEvent;
+  readonly data: string;
+}
+
+/** A feature vector the stream committed: f(S, e) of one event of one card. */
+export interface EntityVector extends LoggedVector {
+  readonly entityId: string;
+}
+
+/**
+ * The offline log (the `events` and `feature_log` tables). Delivery is at least once — a retried
+ * batch logs again — so readers dedupe by event id; it is never at most once.
+ */
+export interface OfflineLogPort {
+  /** Called before any state is written: a throw fails the whole batch, which then retries whole. */
+  logEvents(events: readonly ReceivedEvent[]): Promise<void>;
+  /** Called with the vectors of cards whose state was written; throws when they cannot be delivered. */
+  logFeatures(vectors: readonly EntityVector[]): Promise<void>;
 }
