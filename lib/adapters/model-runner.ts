@@ -4,7 +4,7 @@
 // not pay onnxruntime's first-run allocations.
 import * as ort from 'onnxruntime-node';
 import { ResourceError, ValidationError } from '../core/errors';
-import { contributions } from '../core/models/contributions';
+import { ContributionWalker } from '../core/models/contributions';
 import type { Manifest } from '../core/models/manifest';
 import type { LoadedModel, ModelRuntime, VerifiedPackage } from '../core/models/ports';
 import type { TreeEnsemble } from '../core/models/tree-ensemble';
@@ -83,17 +83,20 @@ export class OnnxLoadedModel implements LoadedModel {
   private warmupMs = 0;
   private readonly inputName: string;
   private readonly outputName: string;
+  /** The ensemble compiled for reason codes once, at load; undefined for a model Fathom did not export. */
+  private readonly walker: ContributionWalker | undefined;
 
   constructor(
     private readonly session: ort.InferenceSession,
     manifest: Manifest,
-    private readonly ensemble: TreeEnsemble | undefined,
+    ensemble: TreeEnsemble | undefined,
     private readonly sessionMs: number,
   ) {
     this.featureCount = manifest.features.length;
     this.inputName = manifest.input.name;
     this.outputName = manifest.output.name;
     this.resource = `model:${manifest.name}@${manifest.version}`;
+    this.walker = ensemble ? new ContributionWalker(ensemble) : undefined;
   }
 
   get timings(): LoadTimings {
@@ -127,7 +130,7 @@ export class OnnxLoadedModel implements LoadedModel {
   /** Saabas contributions from the ensemble parsed at load; undefined for a model not exported by Fathom. */
   contributions(row: Float32Array): Float64Array | undefined {
     this.assertLive();
-    return this.ensemble ? contributions(this.ensemble, row) : undefined;
+    return this.walker?.contributions(row);
   }
 
   /** Frees the session; later calls to score or contributions throw. Safe to call twice. */

@@ -1,10 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/core/errors';
-import { contributions, expectedMargin, topReasons } from '../../lib/core/models/contributions';
-import { leafOf, predictMargin } from '../../lib/core/models/tree-ensemble';
+import { ContributionWalker, contributions, expectedMargin, topReasons } from '../../lib/core/models/contributions';
+import { leafOf, predictMargin, type TreeEnsemble } from '../../lib/core/models/tree-ensemble';
 import { randomEnsemble, randomRows, twoTreeEnsemble } from '../support/random-ensemble';
 
 const names = ['amount', 'velocity', 'unused'];
+
+/** The method as written down: walk each tree, crediting value[child] − value[parent] to the split's feature. */
+function plainWalk(model: TreeEnsemble, row: ArrayLike<number>): Float64Array {
+  const x = Float32Array.from(row);
+  const out = new Float64Array(model.featureCount);
+  for (const tree of model.trees) {
+    let n = 0;
+    while (tree.feature[n]! >= 0) {
+      const f = tree.feature[n]!;
+      const v = x[f]!;
+      const child = (Number.isNaN(v) ? tree.missingLeft[n] === 1 : v < tree.threshold[n]!) ? tree.left[n]! : tree.right[n]!;
+      out[f] = out[f]! + (tree.value[child]! - tree.value[n]!);
+      n = child;
+    }
+  }
+  return out;
+}
 
 describe('contributions (Saabas path attribution)', () => {
   const model = twoTreeEnsemble();
@@ -47,6 +64,32 @@ describe('contributions (Saabas path attribution)', () => {
 
   it('refuses a row of the wrong width', () => {
     expect(() => contributions(model, [1, 2])).toThrow(ValidationError);
+    expect(() => new ContributionWalker(model).contributions(new Float32Array(4))).toThrow(ValidationError);
+  });
+
+  it('compiled walker: bit for bit the plain walk, on float32 rows and on rows it must round', () => {
+    for (const seed of [1, 2, 3]) {
+      const big = randomEnsemble(seed, { trees: 200 });
+      const F = big.featureCount;
+      const rows = randomRows(big, seed + 10, 1000);
+      const walker = new ContributionWalker(big);
+      for (let i = 0; i < 1000; i++) {
+        const row = rows.subarray(i * F, (i + 1) * F);
+        const expected = Array.from(plainWalk(big, row));
+        expect(Array.from(walker.contributions(row))).toEqual(expected);
+        // As plain numbers, nudged off float32: the walker must round them as onnxruntime does.
+        const doubles = Array.from(row, (v) => (Number.isFinite(v) && v !== 0 ? v * (1 + 1e-12) : v));
+        expect(Array.from(walker.contributions(doubles))).toEqual(Array.from(plainWalk(big, doubles)));
+      }
+    }
+  });
+
+  it('compiled walker: answers never alias one another', () => {
+    const walker = new ContributionWalker(model);
+    const a = walker.contributions(Float32Array.of(2, 5, 0));
+    const b = walker.contributions([NaN, NaN, NaN]);
+    expect(Array.from(a)).toEqual([0.375 - 0.25, 0.5 - 1 / 6, 0]);
+    expect(a).not.toBe(b);
   });
 });
 
@@ -59,6 +102,26 @@ describe('topReasons', () => {
     ]);
     expect(topReasons(contributions(model, [NaN, NaN, NaN]), names, [NaN, NaN, NaN])).toEqual([{ feature: 'velocity', value: null, contribution: 0.5 - 1 / 6 }]);
     expect(topReasons([-1, -2, 0], names, [1, 2, 3])).toEqual([]);
+  });
+
+  it('picks exactly what sorting every positive column picks, ties and extremes included', () => {
+    const sorted = (c: readonly number[], k: number) => {
+      const up: number[] = [];
+      for (let i = 0; i < c.length; i++) if (c[i]! > 0) up.push(i);
+      up.sort((a, b) => c[b]! - c[a]! || a - b);
+      return up.slice(0, k);
+    };
+    let s = 7;
+    const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const pool = [0, -0, 1, 2, 0.5, -1, Infinity, -Infinity, NaN, 1e-300, 3];
+    for (let trial = 0; trial < 3000; trial++) {
+      const width = 1 + Math.floor(rnd() * 30);
+      const c = Array.from({ length: width }, () => (rnd() < 0.5 ? pool[Math.floor(rnd() * pool.length)]! : rnd() - 0.3));
+      const cols = Array.from({ length: width }, (_, i) => `f${i}`);
+      for (const k of [0, 1, 3, 5, width]) {
+        expect(topReasons(c, cols, c, k).map((r) => r.feature)).toEqual(sorted(c, k).map((i) => `f${i}`));
+      }
+    }
   });
 
   it('keeps the top k, ties in column order', () => {

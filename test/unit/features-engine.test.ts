@@ -149,6 +149,31 @@ describe('feature engine: stream semantics', () => {
     for (const v of d.vectors) expect(v.values).toEqual(served.get(v.eventId));
   });
 
+  it('serves the same vector from a consumed state as from a copy, and leaves an unconsumed state as it was', () => {
+    // Events 2 minutes apart with 5 minutes of lateness: a stored state always has buffered events.
+    const events = Array.from({ length: 120 }, (_, i) =>
+      ev({ at: T0 + i * 2 * MINUTE_MS + (i % 3) * 20_000, amount: 3 + ((i * 37) % 90), entity_id: `card_${i % 3}`, merchant_id: `mer_${i % 5}`, country: i % 11 === 0 ? 'FR' : 'US' }),
+    );
+    const d = new IncrementalDriver(engine);
+    let withPending = 0;
+    for (const [i, e] of events.entries()) {
+      const card = d.cards.get(e.entity_id);
+      const merchant = d.merchants.get(e.merchant_id);
+      if (card) {
+        const text = serializeCard(engine, card);
+        if (card.pending.length > 0) withPending++;
+        // The request as it arrives, and one a little late (ordered before some buffered events).
+        for (const request of [e, { ...e, ts: e.ts - 3 * MINUTE_MS }]) {
+          const copied = engine.vectorFor(card, request, merchant);
+          expect(serializeCard(engine, card)).toBe(text);
+          expect(engine.vectorFor(deserializeCard(engine, text), request, merchant, { consume: true })).toEqual(copied);
+        }
+      }
+      if (i % 2 === 0) d.ingest(e);
+    }
+    expect(withPending).toBeGreaterThan(30);
+  });
+
   it('keeps a card with 10,000 events a week far below the 400 KB item limit', () => {
     const d = new IncrementalDriver(engine);
     const step = Math.floor((7 * DAY_MS) / 10_000);

@@ -514,14 +514,28 @@ export class FeatureEngine {
    * f(S, e) for an event that is not (yet) in the state, as online scoring needs it: the committed
    * aggregate plus the buffered events ordered before e. Equal to the vector the stream logs for
    * e when e arrives in order.
+   *
+   * A stored card state almost always has buffered events (its newest events stay in the reorder
+   * buffer until the watermark passes them), so they are applied on every score request. By
+   * default they go into a copy of the aggregate and `card` is left as it was. With `consume`,
+   * the caller hands over a state it will not use again — online scoring, which reads a fresh
+   * one per request — and they go into its aggregate in place, sparing the copy. The vector is
+   * the same either way; a consumed state is left inconsistent (its buffered events counted in
+   * the aggregate too) and must be dropped.
    */
-  vectorFor(card: CardState | undefined, event: TimedEvent, merchant: MerchantState | undefined): number[] {
+  vectorFor(card: CardState | undefined, event: TimedEvent, merchant: MerchantState | undefined, options: { readonly consume?: boolean } = {}): number[] {
     const state = card ?? this.newCardState();
     const pe = this.prepare(event, this.newMerchantFlag(state, event.merchant_id, event.ts), this.merchantFeatures(merchant, event.ts));
-    const before = state.pending.filter((p) => keyBefore(p.ts, p.id, pe.ts, pe.id));
-    if (before.length === 0) return this.vector(state.agg, pe);
-    const agg = cloneAggregate(state.agg);
-    for (const p of before) this.apply(agg, p);
+    let agg = state.agg;
+    let own = options.consume === true;
+    for (const p of state.pending) {
+      if (!keyBefore(p.ts, p.id, pe.ts, pe.id)) continue;
+      if (!own) {
+        agg = cloneAggregate(agg);
+        own = true;
+      }
+      this.apply(agg, p);
+    }
     return this.vector(agg, pe);
   }
 

@@ -29,24 +29,98 @@ export function expectedMargin(model: TreeEnsemble): number {
 /**
  * Per-feature contributions (log-odds) for one row; they sum to margin − expectedMargin up to
  * float rounding. The row is rounded to float32 first, so the path is the one onnxruntime takes.
+ * Compiles the ensemble on every call: a caller explaining many rows keeps a ContributionWalker.
  */
 export function contributions(model: TreeEnsemble, row: ArrayLike<number>): Float64Array {
-  if (row.length !== model.featureCount) throw new ValidationError(`row: has ${row.length} values, the model reads ${model.featureCount}`, 'row');
-  const x = Float32Array.from(row as ArrayLike<number>);
-  const out = new Float64Array(model.featureCount);
-  for (const tree of model.trees) {
-    let n = 0;
-    let f = tree.feature[0]!;
-    while (f >= 0) {
-      const v = x[f]!;
-      const goLeft = Number.isNaN(v) ? tree.missingLeft[n] === 1 : v < tree.threshold[n]!;
-      const child = goLeft ? tree.left[n]! : tree.right[n]!;
-      out[f] = out[f]! + (tree.value[child]! - tree.value[n]!);
-      n = child;
-      f = tree.feature[n]!;
-    }
+  return new ContributionWalker(model).contributions(row);
+}
+
+/**
+ * An ensemble compiled for contributions, once per loaded model: every tree's nodes end to end in
+ * typed arrays with absolute child indices, and each edge's credit value[child] − value[parent]
+ * computed ahead. The walk then reads contiguous numbers instead of chasing 7 arrays per tree,
+ * which is most of what reasons cost on the scoring path. The arithmetic is unchanged — the same
+ * float64 differences, added per feature in the same tree order — so the result is bit for bit
+ * what the plain walk over the trees gives (test/unit/contributions.test.ts checks it).
+ */
+export class ContributionWalker {
+  readonly featureCount: number;
+  private readonly roots: Int32Array;
+  private readonly feature: Int32Array;
+  private readonly threshold: Float64Array;
+  private readonly missingLeft: Uint8Array;
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  /** value[left[n]] − value[n] and value[right[n]] − value[n]: the credit of each edge. */
+  private readonly creditLeft: Float64Array;
+  private readonly creditRight: Float64Array;
+  /** Float32 copy of a row that does not arrive as one. */
+  private readonly x: Float32Array;
+
+  constructor(model: TreeEnsemble) {
+    this.featureCount = model.featureCount;
+    let total = 0;
+    for (const tree of model.trees) total += tree.feature.length;
+    this.roots = new Int32Array(model.trees.length);
+    this.feature = new Int32Array(total);
+    this.threshold = new Float64Array(total);
+    this.missingLeft = new Uint8Array(total);
+    this.left = new Int32Array(total);
+    this.right = new Int32Array(total);
+    this.creditLeft = new Float64Array(total);
+    this.creditRight = new Float64Array(total);
+    this.x = new Float32Array(model.featureCount);
+    let base = 0;
+    model.trees.forEach((tree, t) => {
+      this.roots[t] = base;
+      for (let n = 0; n < tree.feature.length; n++) {
+        const g = base + n;
+        const f = tree.feature[n]!;
+        this.feature[g] = f;
+        if (f < 0) continue;
+        const l = tree.left[n]!;
+        const r = tree.right[n]!;
+        this.threshold[g] = tree.threshold[n]!;
+        this.missingLeft[g] = tree.missingLeft[n]!;
+        this.left[g] = base + l;
+        this.right[g] = base + r;
+        this.creditLeft[g] = tree.value[l]! - tree.value[n]!;
+        this.creditRight[g] = tree.value[r]! - tree.value[n]!;
+      }
+      base += tree.feature.length;
+    });
   }
-  return out;
+
+  /** As `contributions(model, row)`. A Float32Array row is read as is (it already holds float32 values). */
+  contributions(row: ArrayLike<number>): Float64Array {
+    const width = this.featureCount;
+    if (row.length !== width) throw new ValidationError(`row: has ${row.length} values, the model reads ${width}`, 'row');
+    let x: ArrayLike<number>;
+    if (row instanceof Float32Array) x = row;
+    else {
+      for (let i = 0; i < width; i++) this.x[i] = row[i]!;
+      x = this.x;
+    }
+    const out = new Float64Array(width);
+    const { roots, feature, threshold, missingLeft, left, right, creditLeft, creditRight } = this;
+    for (let t = 0; t < roots.length; t++) {
+      let n = roots[t]!;
+      let f = feature[n]!;
+      while (f >= 0) {
+        const v = x[f]!;
+        // v !== v: NaN, the missing value.
+        if (v !== v ? missingLeft[n] === 1 : v < threshold[n]!) {
+          out[f] = out[f]! + creditLeft[n]!;
+          n = left[n]!;
+        } else {
+          out[f] = out[f]! + creditRight[n]!;
+          n = right[n]!;
+        }
+        f = feature[n]!;
+      }
+    }
+    return out;
+  }
 }
 
 export interface Reason {
@@ -67,10 +141,20 @@ export function topReasons(contribs: ArrayLike<number>, names: readonly string[]
   if (names.length !== contribs.length) throw new ValidationError(`names: has ${names.length} entries, contributions ${contribs.length}`, 'names');
   if (values.length !== contribs.length) throw new ValidationError(`values: has ${values.length} entries, contributions ${contribs.length}`, 'values');
   if (!Number.isInteger(k) || k < 0) throw new ValidationError(`k: must be a non-negative integer, got ${k}`, 'k');
-  const up: number[] = [];
-  for (let i = 0; i < contribs.length; i++) if (contribs[i]! > 0) up.push(i);
-  up.sort((a, b) => contribs[b]! - contribs[a]! || a - b);
-  return up.slice(0, k).map((i) => {
+  // One pass keeping the best k in order (k is a handful, the columns a few dozen): cheaper per
+  // request than sorting every positive column. Columns arrive in order, so a value equal to one
+  // already kept goes after it: ties keep column order.
+  const top: number[] = [];
+  for (let i = 0; i < contribs.length && k > 0; i++) {
+    const c = contribs[i]!;
+    if (!(c > 0)) continue;
+    if (top.length === k && !(c > contribs[top[k - 1]!]!)) continue;
+    let j = top.length;
+    while (j > 0 && c > contribs[top[j - 1]!]!) j--;
+    top.splice(j, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top.map((i) => {
     const v = values[i]!;
     return { feature: names[i]!, value: Number.isNaN(v) ? null : v, contribution: contribs[i]! };
   });

@@ -92,7 +92,9 @@ export class Scorer {
   features(event: TimedEvent, items: EntityItems): FeatureRow {
     const card = items.card ? this.cardState(items.card) : undefined;
     const merchant = items.merchant ? this.merchantState(items.merchant) : undefined;
-    const values = this.engine.vectorFor(card, event, merchant);
+    // The card state was read from its item for this request alone: the engine may apply its
+    // buffered events in place rather than to a copy.
+    const values = this.engine.vectorFor(card, event, merchant, { consume: true });
     const stateAgeSeconds = card && card.maxTs >= 0 ? (event.ts - card.maxTs) / 1000 : null;
     return { values, coldStart: card === undefined, stateAgeSeconds };
   }
