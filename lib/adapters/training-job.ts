@@ -2,6 +2,10 @@
 // train (checkpointing, resuming), evaluate on the holdout, export ONNX, write the manifest. The
 // CLI (`fathom train`) and the SageMaker training container both call `runTrainingJob`; they
 // differ only in where paths come from and how progress is shown.
+//
+// The data may also be a point-in-time training-set directory (lib/adapters/training-set): its
+// train / validation / holdout files are used as they are (the set fixes its splits), and the
+// package's training_set names the set by its table snapshots and its manifest's sha256.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -13,15 +17,20 @@ import { CPU_TIER, MANIFEST_FILE, MODEL_FILE, type UnsignedManifest } from '../c
 import { buildManifest, defaultVersion } from '../core/models/package-builder';
 import { predictProbability, type TreeEnsemble } from '../core/models/tree-ensemble';
 import { exportOnnx } from '../core/onnx/export';
-import { parseTrainParams, splitByTime, trainAsync, type TrainCheckpoint, type TrainingMatrix, type TrainParams, type TrainProgress, type TrainResult } from '../core/training';
+import { parseTrainParams, splitByTime, trainAsync, type TimeSplit, type TrainCheckpoint, type TrainingMatrix, type TrainParams, type TrainProgress, type TrainResult } from '../core/training';
 import { readTrainingRows } from './training-rows-file';
+// The read side only: the training container is bundled, and the builder's DuckDB must stay out of it.
+import { isTrainingSetDir, readTrainingSet } from './training-set/read';
 
 export const CHECKPOINT_FILE = 'gbdt-checkpoint.json';
 const INPUT_NAME = 'features';
 const OUTPUT_NAME = 'score';
 
 export interface TrainingJobOptions {
-  /** A JSONL or Parquet file of training rows (lib/core/schemas/training-row.ts). */
+  /**
+   * A JSONL or Parquet file of training rows (lib/core/schemas/training-row.ts), or a training-set
+   * directory (`fathom training-set`), whose splits are used as they are.
+   */
   readonly dataPath: string;
   /** Where model.onnx and manifest.json are written (created if absent). */
   readonly outDir: string;
@@ -30,7 +39,7 @@ export interface TrainingJobOptions {
   readonly name?: string;
   readonly version?: string;
   readonly tier?: string;
-  /** Shares of the latest rows for early stopping and for the holdout (default 0.15 each). */
+  /** Shares of the latest rows for early stopping and for the holdout (default 0.15 each); a file only. */
   readonly validationFraction?: number;
   readonly holdoutFraction?: number;
   /** False positive rate budget on validation that sets the decision threshold (default 0.01). */
@@ -72,16 +81,9 @@ export async function runTrainingJob(options: TrainingJobOptions): Promise<Train
   const name = options.name ?? 'card-fraud';
   const tier = options.tier ?? CPU_TIER;
 
-  const bytes = await readFile(options.dataPath).catch((error: NodeJS.ErrnoException) => {
-    throw new ValidationError(`${options.dataPath}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`, 'data');
-  });
-  const dataSha256 = createHash('sha256').update(bytes).digest('hex');
-  const data = await readTrainingRows(options.dataPath, { onProgress: (rows) => report({ phase: 'reading', rows }) });
-  report({ phase: 'reading', rows: data.rows });
+  const { data, split, trainingSet } = await loadData(options, report);
   const featureSet = featureSetOf(data);
-
-  const split = splitByTime(data, { validation: options.validationFraction, holdout: options.holdoutFraction });
-  if (split.holdout.rows === 0) throw new ValidationError('holdout: no rows fall in the holdout span; raise --holdout or supply more data', 'holdout');
+  if (split.holdout.rows === 0) throw new ValidationError('holdout: no rows fall in the holdout span; raise --holdout (when building the training set, for a set) or supply more data', 'holdout');
   report({ phase: 'split', train: split.train.rows, validation: split.validation.rows, holdout: split.holdout.rows });
 
   const checkpointPath = options.checkpointDir ? join(options.checkpointDir, CHECKPOINT_FILE) : undefined;
@@ -131,8 +133,7 @@ export async function runTrainingJob(options: TrainingJobOptions): Promise<Train
     features: data.features,
     threshold,
     tier,
-    // Until the offline store names table snapshots, a file is identified by its name and bytes.
-    trainingSet: { snapshotId: `file:${basename(options.dataPath)}`, rows: data.rows, sha256: dataSha256 },
+    trainingSet,
     holdout,
     validation,
     // Baselines describe the newest data the model was judged on: what live traffic should resemble at promotion.
@@ -171,8 +172,60 @@ export async function runTrainingJob(options: TrainingJobOptions): Promise<Train
   };
 }
 
+interface LoadedData {
+  /** Every row's columns (for the feature-set check); `rows` counts all splits. */
+  readonly data: Pick<TrainingMatrix, 'features' | 'rows'>;
+  readonly split: TimeSplit;
+  readonly trainingSet: { readonly snapshotId: string; readonly rows: number; readonly sha256: string };
+}
+
+/** The rows and their split: a training-set directory's own splits, or a rows file split by time here. */
+async function loadData(options: TrainingJobOptions, report: (event: TrainingJobProgress) => void): Promise<LoadedData> {
+  if (await isTrainingSetDir(options.dataPath)) {
+    for (const [field, value] of [['validation', options.validationFraction], ['holdout', options.holdoutFraction]] as const) {
+      if (value !== undefined) throw new ValidationError(`${field}: ${options.dataPath} is a training set, whose splits are fixed when it is built; drop --${field}`, field);
+    }
+    const perSplit: Record<string, number> = {};
+    const set = await readTrainingSet(options.dataPath, {
+      onProgress: (name, rows) => {
+        perSplit[name] = rows;
+        report({ phase: 'reading', rows: Object.values(perSplit).reduce((a, b) => a + b, 0) });
+      },
+    });
+    const expected = `${referenceFeatureSet.name}.v${referenceFeatureSet.version}`;
+    if (set.manifest.feature_set !== expected) {
+      throw new ValidationError(`data.manifest.feature_set: the set is of ${set.manifest.feature_set}, the trainer's features are ${expected}`, 'data.manifest.feature_set');
+    }
+    const { train, validation, holdout } = set.splits;
+    const read = train.rows + validation.rows + holdout.rows;
+    return {
+      data: { features: set.manifest.features, rows: read },
+      split: {
+        train,
+        validation,
+        holdout,
+        validationFrom: validation.rows > 0 ? validation.eventTime[0]! : null,
+        holdoutFrom: holdout.rows > 0 ? holdout.eventTime[0]! : null,
+      },
+      trainingSet: { snapshotId: set.manifest.id, rows: read, sha256: set.manifestSha256 },
+    };
+  }
+  const bytes = await readFile(options.dataPath).catch((error: NodeJS.ErrnoException) => {
+    throw new ValidationError(`${options.dataPath}: ${error.code === 'ENOENT' ? 'no such file' : error.code === 'EISDIR' ? 'a directory without a training-set manifest.json' : error.message}`, 'data');
+  });
+  const dataSha256 = createHash('sha256').update(bytes).digest('hex');
+  const data = await readTrainingRows(options.dataPath, { onProgress: (rows) => report({ phase: 'reading', rows }) });
+  report({ phase: 'reading', rows: data.rows });
+  return {
+    data,
+    split: splitByTime(data, { validation: options.validationFraction, holdout: options.holdoutFraction }),
+    // A file outside the offline store is identified by its name and bytes.
+    trainingSet: { snapshotId: `file:${basename(options.dataPath)}`, rows: data.rows, sha256: dataSha256 },
+  };
+}
+
 /** The reference feature set's id when the columns are exactly its features; anything else is refused. */
-function featureSetOf(data: TrainingMatrix): string {
+function featureSetOf(data: Pick<TrainingMatrix, 'features'>): string {
   const expected = referenceFeatureSet.features.map((f) => f.name);
   for (let j = 0; j < Math.max(expected.length, data.features.length); j++) {
     if (data.features[j] !== expected[j]) {

@@ -5,8 +5,10 @@ import { ConfigError, ValidationError } from '../core/errors';
 import { runTrainingJob, type TrainingJobOptions, type TrainingJobProgress } from '../adapters/training-job';
 import { integerFlag, numberFlag, parseFlags, UsageError } from './args';
 
-export const TRAIN_USAGE = `usage: fathom train --data FILE [options]
-  --data FILE            training rows, .jsonl or .parquet (from \`fathom generate --training-rows\`)
+export const TRAIN_USAGE = `usage: fathom train --data FILE|DIR [options]
+  --data FILE|DIR        training rows, .jsonl or .parquet (from \`fathom generate --training-rows\`), or a
+                         training-set directory (from \`fathom training-set\`): its train, validation and
+                         holdout files are used as they are and the package names the set's snapshots
   --out DIR              where model.onnx and manifest.json go (default .fathom/models/<name>/<version>)
   --name NAME            model name (default card-fraud)
   --version V            model version (default <UTC time>-<sha256 prefix of the ONNX bytes>)
@@ -14,8 +16,8 @@ export const TRAIN_USAGE = `usage: fathom train --data FILE [options]
   --params JSON|FILE     hyperparameters as a JSON object, inline or in a file, e.g. '{"trees":300}'
   --trees N              shorthand for params.trees
   --seed S               shorthand for params.seed
-  --validation F         share of rows for early stopping, taken before the holdout (default 0.15)
-  --holdout F            share of the latest rows for the final evaluation (default 0.15)
+  --validation F         share of rows for early stopping, taken before the holdout (default 0.15; files only)
+  --holdout F            share of the latest rows for the final evaluation (default 0.15; files only)
   --target-fpr F         false positive rate on validation that sets the decision threshold (default 0.01)
   --checkpoint-dir DIR   write a checkpoint every params.checkpointEvery trees; resume from one found there
   -h, --help             this text
@@ -170,6 +172,7 @@ export async function runTrain(argv: string[]): Promise<void> {
         version: m.version,
         out: dir,
         rows: result.rows,
+        training_set: m.training_set,
         trees: result.result.model.trees.length,
         stop_reason: result.result.stopReason,
         resumed_from: result.resumedFrom,
