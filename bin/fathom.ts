@@ -8,6 +8,9 @@ const commands: Record<string, { summary: string; load: () => Promise<(argv: str
   train: { summary: 'train the reference GBDT on training rows and write a model package', load: async () => (await import('../lib/cli/train')).runTrain },
   generate: { summary: 'generate the reference workload (events + labels) as JSONL / Parquet', load: async () => (await import('../lib/cli/generate')).runGenerate },
   models: { summary: 'the model registry: list, show, register, promote, roll back (local, or --aws)', load: async () => (await import('../lib/cli/models')).runModels },
+  token: { summary: 'print an access token for the local API, signed by the local issuer', load: async () => (await import('../lib/cli/token')).runToken },
+  'training-set': { summary: 'build a point-in-time training set from the offline store (Parquet splits + manifest)', load: async () => (await import('../lib/cli/training-set')).runTrainingSet },
+  backfill: { summary: 'recompute feature_log for a date range from the events table (batch driver)', load: async () => (await import('../lib/cli/backfill')).runBackfill },
 };
 
 function usage(): string {

@@ -1,5 +1,7 @@
 // `fathom local` (what `npm start` runs): the embedded platform with traffic flowing through it.
-// Starts the stand-ins and the feature transform, replays a seeded workload into the stream, and
+// Starts the stand-ins, the feature transform and the local API (port 3000 by default; a
+// production model is trained and promoted first when there is none), replays a seeded workload
+// into the stream, and
 // either keeps running until Ctrl-C or, with --exit, waits for the stream to drain and prints a
 // one-line JSON summary as the last line on stdout.
 import { rmSync } from 'node:fs';
@@ -13,6 +15,10 @@ import { summarizeOnlineStore } from '../local/online-store-summary';
 import { startLocalPlatform, type LocalPlatform } from '../local/platform';
 import { replayEvents, startReplayProgress } from '../local/replay';
 import { DEFAULT_DATA_DIR, type StandInPorts } from '../local/stand-ins';
+import { API_KEYS_FILE } from '../local/api/api-keys';
+import type { PlatformApi } from '../local/api/platform-api';
+import { DEFAULT_API_PORT } from '../local/api/server';
+import { API_STAGE, ROUTES } from '../core/api/routes';
 
 export const LOCAL_USAGE = `usage: fathom local [options]      (npm start)
   --events N          events to replay (default 20000)
@@ -22,10 +28,15 @@ export const LOCAL_USAGE = `usage: fathom local [options]      (npm start)
   --data-dir DIR      state directory (default .fathom)
   --fresh             delete the state in DIR first (without it, a rerun sends the workload
                       again into the state the last run left)
+  --port-api P        the local API's port (default 3000; 0 picks a free one)
   --port-dynamodb P   --port-kinesis P   --port-s3 P   --port-sqs P
                       stand-in ports (default: free ports)
   --verbose           show the function's own logs and metrics (Powertools) on stdout
-  -h, --help          this text`;
+  -h, --help          this text
+The local API (http://127.0.0.1:3000/v1) wants a bearer token (\`npx fathom token --client NAME
+--scopes score,ingest,label,read\`) and an x-api-key (printed at start, kept in DIR/api-keys.json).
+With no production model, one is trained and promoted first (a few seconds). The token issuer's key
+(DIR/keys) and the API keys survive --fresh.`;
 
 const DRAIN_TIMEOUT_MS = 10 * 60_000;
 
@@ -37,6 +48,7 @@ export interface LocalArgs {
   readonly dataDir: string;
   readonly fresh: boolean;
   readonly ports: StandInPorts;
+  readonly apiPort: number;
   readonly verbose: boolean;
 }
 
@@ -62,6 +74,7 @@ export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
     'port-kinesis': { type: 'string' },
     'port-s3': { type: 'string' },
     'port-sqs': { type: 'string' },
+    'port-api': { type: 'string' },
     verbose: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -92,6 +105,7 @@ export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
       s3: port('--port-s3', values['port-s3']),
       sqs: port('--port-sqs', values['port-sqs']),
     },
+    apiPort: integerFlag('--port-api', values['port-api'], 0, 65_535) ?? DEFAULT_API_PORT,
     verbose: values.verbose ?? false,
   };
 }
@@ -113,6 +127,23 @@ async function summarize(platform: LocalPlatform, events: number, started: numbe
     duplicates_ignored: store.duplicates,
     seconds: Math.round((performance.now() - started) / 10) / 100,
   };
+}
+
+/** What the startup banner says about the local API: where, which routes, the keys, how to get a token. */
+export function apiBanner(api: PlatformApi, dataDir: string): string[] {
+  const lines = [`  api ${api.url}/${API_STAGE}: ${ROUTES.map((r) => `${r.method} ${r.path} (${r.scope})`).join(', ')}`];
+  lines.push(`  model ${api.model.name} ${api.model.version ? `version ${api.model.version} in production` : 'has no production version: /score answers 404 until one is promoted'}`);
+  lines.push(`  api keys (x-api-key; kept in ${join(dataDir, API_KEYS_FILE)}):`);
+  for (const k of api.apiKeys) {
+    const t = api.tiers[k.tier];
+    lines.push(`    ${k.client} [${k.tier}${t ? `: ${t.rateLimit} req/s, burst ${t.burstLimit}, ${t.quotaPerDay}/day` : ''}] ${k.key}`);
+  }
+  const first = api.apiKeys[0];
+  lines.push(`  token: npx fathom token --client ${first?.client ?? 'NAME'} --scopes score,ingest,label,read${dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${dataDir}`}`);
+  if (first) {
+    lines.push(`  try:   curl -s ${api.url}/${API_STAGE}/models -H "x-api-key: ${first.key}" -H "Authorization: Bearer $(npx fathom token --client ${first.client} --scopes read${dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${dataDir}`})"`);
+  }
+  return lines;
 }
 
 /** Resolves on the first SIGINT or SIGTERM; `dispose` removes the listeners. */
@@ -147,6 +178,7 @@ async function runPlatform(args: LocalArgs): Promise<void> {
     ports: args.ports,
     quietFunction: !args.verbose,
     log: (message) => say(`[event-source] ${message}`),
+    api: { port: args.apiPort, log: (message) => say(`[api] ${message}`), progress: (message) => say(`fathom local: ${message}`) },
   });
   let sent = 0;
   const progress = startReplayProgress({
@@ -162,6 +194,7 @@ async function runPlatform(args: LocalArgs): Promise<void> {
     say(`fathom local: data in ${platform.dataDir}`);
     say(`  dynamodb ${e.dynamodb}  kinesis ${e.kinesis}  s3 ${e.s3}  sqs ${e.sqs}`);
     say(`  stream ${platform.resources.streamName} (${platform.resources.shardCount} shards) → feature-transform → table ${platform.resources.tableName}, dlq ${platform.resources.dlqUrl}`);
+    if (platform.api) for (const line of apiBanner(platform.api, platform.dataDir)) say(line);
 
     const replay = await replayEvents({
       kinesis: platform.clients.kinesis,

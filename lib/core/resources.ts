@@ -119,6 +119,10 @@ export const ENV = {
   /** The lakehouse bucket and its Glue database, for readers of the offline tables. */
   offlineBucket: 'FATHOM_OFFLINE_BUCKET',
   offlineDatabase: 'FATHOM_OFFLINE_DATABASE',
+  /** OIDC mode of the API edge: the issuer (`iss`) and audience (`aud`) a bearer token must carry, and where its keys are. */
+  oidcIssuer: 'FATHOM_OIDC_ISSUER',
+  oidcAudience: 'FATHOM_OIDC_AUDIENCE',
+  oidcJwksUrl: 'FATHOM_OIDC_JWKS_URL',
 } as const;
 
 /** The variable that names each offline table's delivery stream. */

@@ -5,7 +5,8 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors';
-import { FEATURE_TRANSFORM_DEFAULTS, OFFLINE_STORE_DEFAULTS, SCORING_DEFAULTS } from '../core/resources';
+import { ROUTES, SCOPES } from '../core/api/routes';
+import { API_TIER_DEFAULTS, FEATURE_TRANSFORM_DEFAULTS, OFFLINE_STORE_DEFAULTS, SCORING_DEFAULTS } from '../core/resources';
 
 /** The context key under which cdk.json holds this configuration. */
 export const CONFIG_CONTEXT_KEY = 'fathom';
@@ -191,6 +192,188 @@ const AlarmsSchema = z.strictObject({
   iteratorAgeSeconds: z.int().min(10).max(604_800).default(300),
 });
 
+/** A route's key in the `api.routeThrottles` setting: `<METHOD> <path>`, e.g. `POST /score`. */
+export const routeKey = (route: { readonly method: string; readonly path: string }): string => `${route.method} ${route.path}`;
+
+const ThrottleSchema = z.strictObject({
+  /** Steady requests per second (API Gateway's token-bucket refill rate; the account's regional default is 10000). */
+  rateLimit: z.number().positive().max(10_000),
+  /** Requests that may arrive at once (the bucket's size; the account's regional default is 5000). */
+  burstLimit: z.int().min(1).max(5000),
+});
+
+/**
+ * Method-level throttles of the stage: every client together, per route. They keep one route's
+ * traffic from starving another's and cap what reaches each backend. A batch route carries up to
+ * 500 records a request, so its request rate is kept lower.
+ */
+const ROUTE_THROTTLE_DEFAULTS: Readonly<Record<string, { rateLimit: number; burstLimit: number }>> = {
+  'POST /score': { rateLimit: 1000, burstLimit: 2000 },
+  'POST /events': { rateLimit: 200, burstLimit: 400 },
+  'POST /labels': { rateLimit: 50, burstLimit: 100 },
+  'GET /features/{entity_id}': { rateLimit: 500, burstLimit: 1000 },
+  'GET /models': { rateLimit: 20, burstLimit: 40 },
+  'GET /models/{name}': { rateLimit: 20, burstLimit: 40 },
+};
+
+const RouteThrottlesSchema = z.strictObject(
+  Object.fromEntries(
+    ROUTES.map((route) => {
+      const key = routeKey(route);
+      const fallback = ROUTE_THROTTLE_DEFAULTS[key];
+      if (!fallback) throw new Error(`config.ts: no default throttle for route ${key}`);
+      return [key, ThrottleSchema.default(fallback)];
+    }),
+  ),
+);
+
+const UsageTierSchema = z.strictObject({
+  /** Steady requests per second of one API key. */
+  rateLimit: z.number().positive().max(10_000),
+  /** Requests one API key may send at once. */
+  burstLimit: z.int().min(1).max(5000),
+  /** Requests per UTC day of one API key. */
+  quotaPerDay: z.int().min(1),
+});
+
+const CLIENT_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+const ApiClientSchema = z.strictObject({
+  /** The client's name: its API key is `<prefix>-<name>`, its Cognito app client too. */
+  name: z.string().regex(CLIENT_NAME, 'must be 1-63 lowercase letters, digits or -, starting with a letter'),
+  /** The usage-plan tier (a key of `api.tiers`) its API key belongs to. */
+  tier: z.string().min(1),
+  /** The scopes its Cognito app client may ask for (cognito mode). @default all four: score, ingest, label, read */
+  scopes: z
+    .array(z.enum(SCOPES))
+    .min(1, 'must name at least one scope')
+    .refine((s) => new Set(s).size === s.length, 'must not repeat a scope')
+    .default([...SCOPES]),
+});
+
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https URL' });
+
+const ApiAuthSchema = z.discriminatedUnion('mode', [
+  z.strictObject({
+    /** A Cognito user pool of machine clients (client-credentials grant), checked by API Gateway's Cognito authorizer. */
+    mode: z.literal('cognito'),
+    /**
+     * Prefix of the pool's hosted domain `<prefix>.auth.<region>.amazoncognito.com`, which serves
+     * the token endpoint; unique per region across all accounts. @default '<prefix>-<account id>'
+     */
+    domainPrefix: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lowercase letters, digits or -, not starting or ending with -')
+      .refine((p) => !/aws|amazon|cognito/.test(p), 'must not contain aws, amazon or cognito')
+      .optional(),
+    /** Minutes an access token is valid (5 to 1440). @default 60 */
+    accessTokenValidityMinutes: z.int().min(5).max(1440).default(60),
+  }),
+  z.strictObject({
+    /** An existing OIDC issuer; a Lambda authorizer verifies its JWTs against its JWKS. */
+    mode: z.literal('oidc'),
+    /** The `iss` every token must carry. */
+    issuer: httpsUrl,
+    /** The `aud` every token must carry. */
+    audience: z.string().min(1),
+    /** Where the issuer publishes its signing keys. */
+    jwksUrl: httpsUrl,
+    /** Seconds API Gateway caches an authorizer's answer per token (0 to 3600; 0 = every request calls the authorizer). @default 300 */
+    resultsCacheSeconds: seconds(0, 3600).default(300),
+  }),
+]);
+
+const ApiFunctionsSchema = z.strictObject({
+  /** Memory in MB of the labels, features, models and authorizer functions (128 to 10240). @default 512 */
+  memoryMb: z.int().min(128).max(10_240).default(512),
+  /** Timeout in seconds (1 to 29: API Gateway gives up on an integration after 29 s). @default 10 */
+  timeoutSeconds: seconds(1, 29).default(10),
+  /** Days their log groups keep their logs (a CloudWatch Logs retention value). @default 30 */
+  logRetentionDays: z
+    .int()
+    .refine((d) => LOG_RETENTION_DAYS.includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+    .transform((d) => d as RetentionDays)
+    .default(RetentionDays.ONE_MONTH),
+  /** Powertools log level. @default 'INFO' */
+  logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+});
+
+const WafSchema = z.strictObject({
+  /**
+   * Requests one client address may send per evaluation window before the web ACL blocks it
+   * (10 to 2e9). It guards against floods, not per-client fairness (that is the usage plans'):
+   * keep it above the fastest configured client's rate over the window. @default 200000 (5 minutes of 667 requests/s)
+   */
+  rateLimitPerIp: z.int().min(10).max(2_000_000_000).default(200_000),
+  /** Seconds over which the rate-based rule counts an address's requests (60, 120, 300 or 600). @default 300 */
+  evaluationWindowSeconds: z.union([z.literal(60), z.literal(120), z.literal(300), z.literal(600)], { error: 'must be 60, 120, 300 or 600' }).default(300),
+  /** Days the web ACL's log group keeps its logs (a CloudWatch Logs retention value). @default 30 */
+  logRetentionDays: z
+    .int()
+    .refine((d) => LOG_RETENTION_DAYS.includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+    .transform((d) => d as RetentionDays)
+    .default(RetentionDays.ONE_MONTH),
+});
+
+const ApiSchema = z
+  .strictObject({
+    /** How bearer tokens are issued and checked. @default { mode: 'cognito' } */
+    auth: ApiAuthSchema.prefault({ mode: 'cognito' }),
+    /**
+     * Usage-plan tiers by name: per API key, steady requests per second, burst and requests per
+     * day. The local API's token buckets use the same numbers. @default API_TIER_DEFAULTS (standard, premium)
+     */
+    tiers: z
+      .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1-32 lowercase letters, digits or -, starting with a letter'), UsageTierSchema)
+      .refine((t) => Object.keys(t).length > 0, 'must define at least one tier')
+      .default(() => structuredClone({ ...API_TIER_DEFAULTS })),
+    /** The API's clients: each gets an API key in its tier's usage plan and, in cognito mode, an app client. @default [{ name: 'default', tier: 'standard' }] */
+    clients: z
+      .array(ApiClientSchema)
+      .refine((c) => new Set(c.map((x) => x.name)).size === c.length, 'must not repeat a client name')
+      .default(() => [{ name: 'default', tier: 'standard', scopes: [...SCOPES] }]),
+    /** The stage's default throttle, every client together. @default { rateLimit: 1000, burstLimit: 2000 } */
+    throttle: ThrottleSchema.default({ rateLimit: 1000, burstLimit: 2000 }),
+    /** Method-level throttles, every client together, keyed `<METHOD> <path>` as in lib/core/api/routes.ts. */
+    routeThrottles: RouteThrottlesSchema.prefault({}),
+    waf: WafSchema.prefault({}),
+    /** Days the stage's JSON access log keeps its entries (a CloudWatch Logs retention value). @default 30 */
+    accessLogRetentionDays: z
+      .int()
+      .refine((d) => LOG_RETENTION_DAYS.includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
+      .transform((d) => d as RetentionDays)
+      .default(RetentionDays.ONE_MONTH),
+    /** API Gateway execution logs of every method (never with request or response bodies). @default 'ERROR' */
+    executionLogLevel: z.enum(['OFF', 'ERROR', 'INFO']).default('ERROR'),
+    /**
+     * Let the stack set the account-wide role through which API Gateway writes execution logs (an
+     * AWS::ApiGateway::Account, retained on delete). Turn off where the account already has one. @default true
+     */
+    cloudWatchRole: z.boolean().default(true),
+    /** X-Ray tracing of the stage and the API's functions. @default true */
+    tracing: z.boolean().default(true),
+    /** The labels, features, models and authorizer functions. */
+    functions: ApiFunctionsSchema.prefault({}),
+  })
+  .superRefine((api, ctx) => {
+    api.clients.forEach((client, i) => {
+      const tier = api.tiers[client.tier];
+      if (!tier) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'tier'], message: `must be one of the tiers: ${Object.keys(api.tiers).join(', ')}` });
+        return;
+      }
+      // One client behind one address must not be cut off by the web ACL below its own plan's rate.
+      const allowed = tier.rateLimit * api.waf.evaluationWindowSeconds;
+      if (allowed > api.waf.rateLimitPerIp) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['waf', 'rateLimitPerIp'],
+          message: `must be at least ${Math.ceil(allowed)}: client ${client.name}'s tier ${client.tier} allows ${tier.rateLimit} requests/s, ${Math.ceil(allowed)} per ${api.waf.evaluationWindowSeconds} s window`,
+        });
+      }
+    });
+  });
+
 export const FathomConfigSchema = z
   .strictObject({
     /** Prefix of every physical resource name (see lib/core/resources.ts). @default 'fathom' */
@@ -208,6 +391,8 @@ export const FathomConfigSchema = z
     registry: RegistrySchema.prefault({}),
     scoring: ScoringSchema.prefault({}),
     offlineStore: OfflineStoreSchema.prefault({}),
+    /** The API edge (lib/infra/stacks/api-stack.ts): auth, clients and their usage plans, throttles, WAF, logs. */
+    api: ApiSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // Records leave the stream after the retention period: an event source limit beyond it

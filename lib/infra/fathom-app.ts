@@ -4,9 +4,12 @@ import type { Environment } from 'aws-cdk-lib';
 import { Duration } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { FathomConfig } from './config';
+import type { ApiHandlerName } from './stacks/api-stack';
+import { ApiStack } from './stacks/api-stack';
 import { FeatureStoreStack } from './stacks/feature-store-stack';
 import { IngestionStack } from './stacks/ingestion-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
+import { OfflineStoreStack } from './stacks/offline-store-stack';
 import { RegistryStack } from './stacks/registry-stack';
 import { ServingStack } from './stacks/serving-stack';
 
@@ -16,6 +19,8 @@ export interface FathomStacks {
   readonly monitoring: MonitoringStack;
   readonly registry: RegistryStack;
   readonly serving: ServingStack;
+  readonly offlineStore: OfflineStoreStack;
+  readonly api: ApiStack;
 }
 
 export interface FathomStacksOptions {
@@ -29,6 +34,11 @@ export interface FathomStacksOptions {
    * @default lambdas/scoring/handler.ts
    */
   readonly scoringEntry?: string;
+  /**
+   * Entry files of the API stack's handlers (labels, features, models, authorizer).
+   * @default lambdas/<name>/handler.ts
+   */
+  readonly apiEntries?: Partial<Record<ApiHandlerName, string>>;
 }
 
 export function addFathomStacks(scope: Construct, config: FathomConfig, options: FathomStacksOptions = {}): FathomStacks {
@@ -79,5 +89,31 @@ export function addFathomStacks(scope: Construct, config: FathomConfig, options:
     scoringEntry: options.scoringEntry,
   });
 
-  return { ingestion, featureStore, monitoring, registry, serving };
+  const offlineStore = new OfflineStoreStack(scope, 'OfflineStore', {
+    env,
+    stackName: stackName('offline-store'),
+    description: 'Fathom offline store: Iceberg tables in the Glue catalog on S3, written by one Firehose delivery stream each',
+    config,
+  });
+
+  // The stream logs raw events and its f(S, e) vectors to the offline tables (lib/adapters/offline-log.ts).
+  const featureTransform = featureStore.featureTransform.lambdaFunction;
+  offlineStore.grantPutRecords('events', featureTransform);
+  offlineStore.grantPutRecords('feature_log', featureTransform);
+  for (const [name, value] of Object.entries(offlineStore.deliveryStreamEnvironment('events', 'feature_log'))) featureTransform.addEnvironment(name, value);
+
+  const api = new ApiStack(scope, 'Api', {
+    env,
+    stackName: stackName('api'),
+    description: 'Fathom API edge: REST API (WAF, Cognito or OIDC tokens, usage plans) in front of scoring, events, labels, features and models',
+    config,
+    scoring: serving.scoring.alias,
+    events: ingestion,
+    features: featureStore,
+    registry,
+    labels: offlineStore,
+    entries: options.apiEntries,
+  });
+
+  return { ingestion, featureStore, monitoring, registry, serving, offlineStore, api };
 }

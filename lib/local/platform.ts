@@ -11,6 +11,7 @@ import { FileCheckpointStore, MemoryCheckpointStore } from './checkpoint-store';
 import { FunctionPool } from './function-pool';
 import { EventSourcePoller, type KinesisFunction, type MappingSettings } from './event-source-poller';
 import { provision, type ProvisionedResources } from './provision';
+import { startPlatformApi, type PlatformApi, type PlatformApiOptions } from './api/platform-api';
 import { startStandIns, type StandInPorts } from './stand-ins';
 
 export const FEATURE_TRANSFORM_HANDLER = fileURLToPath(new URL('../../lambdas/feature-transform/handler.ts', import.meta.url));
@@ -61,6 +62,12 @@ export interface LocalPlatformOptions {
   readonly quietFunction?: boolean;
   /** Where the platform's own notices go (poller errors); stderr by default. */
   readonly log?: (message: string) => void;
+  /**
+   * Start the local API (lib/local/api) too: the scoring, labels, features and models handlers
+   * behind JWT and API-key checks, with a production model bootstrapped when there is none. Off
+   * unless given (`fathom local` gives it).
+   */
+  readonly api?: PlatformApiOptions;
 }
 
 export interface LocalPlatform {
@@ -71,6 +78,8 @@ export interface LocalPlatform {
   readonly poller: EventSourcePoller;
   /** The environment the handler was loaded with. */
   readonly handlerEnvironment: Readonly<Record<string, string>>;
+  /** The local API, when `api` was given. */
+  readonly api: PlatformApi | undefined;
   /** Messages in the feature-transform DLQ, visible or in flight. */
   dlqDepth(): Promise<number>;
   /** Stops polling (the invocation in flight finishes), then every stand-in; restores the environment. */
@@ -82,12 +91,16 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
   const standIns = await startStandIns({
     ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
     persist,
+    ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
     ...(options.ports ? { ports: options.ports } : {}),
   });
   const clients = localClients(standIns.endpoints);
   const restoreEnv: Array<() => void> = [];
   let poller: EventSourcePoller | undefined;
+  let api: PlatformApi | undefined;
   const stop = async () => {
+    // Requests first: nothing new reaches the handlers or the stream once the platform stops.
+    await api?.close();
     await poller?.stop();
     clients.destroy();
     for (const restore of restoreEnv.splice(0).reverse()) restore();
@@ -104,6 +117,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       [ENV.dlqUrl]: resources.dlqUrl,
       [ENV.allowedLatenessSeconds]: String(options.allowedLatenessSeconds ?? ALLOWED_LATENESS_SECONDS),
       [ENV.stateTtlDays]: String(STATE_TTL_DAYS),
+      // The stand-ins' Firehose endpoint writes these streams into the local Iceberg tables.
+      [ENV.eventsDeliveryStream]: definitions.offlineStore.deliveryStreams.events.name,
+      [ENV.featureLogDeliveryStream]: definitions.offlineStore.deliveryStreams.feature_log.name,
     };
     // Set before the handler module is imported: it reads its configuration at load, like a cold start.
     restoreEnv.push(...Object.entries(handlerEnvironment).map(([name, value]) => setEnv(name, value)));
@@ -137,6 +153,20 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       checkpoints,
       ...(options.log ? { log: options.log } : {}),
     });
+    if (options.api) {
+      const log = options.api.log ?? options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+      api = await startPlatformApi(options.api, {
+        dataDir: standIns.dataDir,
+        clients,
+        definitions,
+        streamName: resources.streamName,
+        partitionKeyField: resources.partitionKeyField,
+        setEnv: (name, value) => restoreEnv.push(setEnv(name, value)),
+        prefix: options.prefix ?? 'fathom',
+        progress: options.api.progress ?? log,
+        log,
+      });
+    }
     return {
       dataDir: standIns.dataDir,
       endpoints: standIns.endpoints,
@@ -144,6 +174,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       resources,
       poller,
       handlerEnvironment,
+      api,
       dlqDepth: () => queueDepth(clients, resources.dlqUrl),
       stop,
     };

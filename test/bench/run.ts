@@ -4,9 +4,11 @@
 import { parseArgs } from 'node:util';
 
 const suites: Record<string, () => Promise<{ run: (opts: Record<string, string | undefined>) => Promise<unknown> }>> = {
+  api: () => import('./api'),
   pipeline: () => import('./pipeline'),
   scoring: () => import('./scoring'),
   training: () => import('./training'),
+  offline: () => import('./offline'),
 };
 
 const [suite, ...rest] = process.argv.slice(2);
@@ -14,7 +16,7 @@ if (!suite || !(suite in suites)) {
   process.stderr.write(`usage: npm run bench -- <suite> [options]\nsuites: ${Object.keys(suites).join(', ')}\n`);
   process.exit(2);
 }
-const { values } = parseArgs({ args: rest, options: { events: { type: 'string' }, batches: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' }, requests: { type: 'string' }, trees: { type: 'string' } }, strict: true });
+const { values } = parseArgs({ args: rest, options: { events: { type: 'string' }, batches: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' }, requests: { type: 'string' }, trees: { type: 'string' }, rates: { type: 'string' }, seconds: { type: 'string' } }, strict: true });
 const mod = await suites[suite]!();
 const result = await mod.run(values);
 const json = JSON.stringify({ suite, node: process.version, at: new Date().toISOString(), ...(result as object) });

@@ -60,7 +60,7 @@ function run(args: readonly string[], timeoutMs: number, onStderr?: (stderr: str
 describe('npm start (fathom local)', () => {
   it('replays 2000 events through the platform and exits with a JSON summary', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'fathom-start-'));
-    const { code, stdout, stderr } = await run(['local', '--events', '2000', '--exit', '--data-dir', dataDir], 110_000);
+    const { code, stdout, stderr } = await run(['local', '--events', '2000', '--exit', '--data-dir', dataDir, '--port-api', '0'], 110_000);
     expect(code, stderr).toBe(0);
 
     const lines = stdout.trimEnd().split('\n');
@@ -77,7 +77,7 @@ describe('npm start (fathom local)', () => {
   it('keeps running after the replay until Ctrl-C, then stops cleanly', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'fathom-start-'));
     let interrupted = false;
-    const result = await run(['local', '--events', '300', '--data-dir', dataDir], 110_000, (stderr) => {
+    const result = await run(['local', '--events', '300', '--data-dir', dataDir, '--port-api', '0'], 110_000, (stderr) => {
       if (!interrupted && stderr.includes('Ctrl-C stops it') && child?.pid !== undefined) {
         interrupted = true;
         process.kill(-child.pid, 'SIGINT'); // what a terminal sends the foreground process group

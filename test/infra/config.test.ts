@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/core/errors';
-import { DEFAULT_CONFIG, loadConfig } from '../../lib/infra/config';
+import { ROUTES } from '../../lib/core/api/routes';
+import { API_TIER_DEFAULTS } from '../../lib/core/resources';
+import { DEFAULT_CONFIG, loadConfig, routeKey } from '../../lib/infra/config';
 import { cdkJsonContext } from './app-fixture';
 
 /** The ConfigError thrown for `raw`, or a test failure when none is. */
@@ -51,8 +53,35 @@ describe('loadConfig', () => {
         accessLogRetentionDays: 365,
         removalPolicy: 'retain',
       },
+      api: {
+        auth: { mode: 'cognito', accessTokenValidityMinutes: 60 },
+        tiers: {
+          standard: { rateLimit: 50, burstLimit: 100, quotaPerDay: 1_000_000 },
+          premium: { rateLimit: 500, burstLimit: 1000, quotaPerDay: 20_000_000 },
+        },
+        clients: [{ name: 'default', tier: 'standard', scopes: ['score', 'ingest', 'label', 'read'] }],
+        throttle: { rateLimit: 1000, burstLimit: 2000 },
+        routeThrottles: {
+          'POST /score': { rateLimit: 1000, burstLimit: 2000 },
+          'POST /events': { rateLimit: 200, burstLimit: 400 },
+          'POST /labels': { rateLimit: 50, burstLimit: 100 },
+          'GET /features/{entity_id}': { rateLimit: 500, burstLimit: 1000 },
+          'GET /models': { rateLimit: 20, burstLimit: 40 },
+          'GET /models/{name}': { rateLimit: 20, burstLimit: 40 },
+        },
+        waf: { rateLimitPerIp: 200_000, evaluationWindowSeconds: 300, logRetentionDays: 30 },
+        accessLogRetentionDays: 30,
+        executionLogLevel: 'ERROR',
+        cloudWatchRole: true,
+        tracing: true,
+        functions: { memoryMb: 512, timeoutSeconds: 10, logRetentionDays: 30, logLevel: 'INFO' },
+      },
     });
     expect(DEFAULT_CONFIG).toEqual(loadConfig({}));
+    // The usage-plan tiers are the shared defaults the local API's token buckets use too.
+    expect(DEFAULT_CONFIG.api.tiers).toEqual(API_TIER_DEFAULTS);
+    // Every route of the route table has a method-level throttle, and no other key exists.
+    expect(Object.keys(DEFAULT_CONFIG.api.routeThrottles).sort()).toEqual(ROUTES.map((r) => routeKey(r)).sort());
   });
 
   it("accepts cdk.json's own fathom context", () => {
@@ -102,6 +131,31 @@ describe('loadConfig', () => {
     [{ offlineStore: { tableOptimizers: 'on' } }, 'fathom.offlineStore.tableOptimizers'],
     [{ offlineStore: { removalPolicy: 'snapshot' } }, 'fathom.offlineStore.removalPolicy'],
     [{ offlineStore: { bufferSize: 64 } }, 'fathom.offlineStore.bufferSize'],
+    [{ api: { auth: { mode: 'saml' } } }, 'fathom.api.auth.mode'],
+    [{ api: { auth: { mode: 'oidc', audience: 'a', jwksUrl: 'https://issuer.example.com/jwks' } } }, 'fathom.api.auth.issuer'],
+    [{ api: { auth: { mode: 'oidc', issuer: 'http://issuer.example.com', audience: 'a', jwksUrl: 'https://issuer.example.com/jwks' } } }, 'fathom.api.auth.issuer'],
+    [{ api: { auth: { mode: 'oidc', issuer: 'https://issuer.example.com', audience: '', jwksUrl: 'https://issuer.example.com/jwks' } } }, 'fathom.api.auth.audience'],
+    [{ api: { auth: { mode: 'oidc', issuer: 'https://issuer.example.com', audience: 'a', jwksUrl: 'ftp://x/jwks' } } }, 'fathom.api.auth.jwksUrl'],
+    [{ api: { auth: { mode: 'oidc', issuer: 'https://i.example.com', audience: 'a', jwksUrl: 'https://i.example.com/j', resultsCacheSeconds: 3601 } } }, 'fathom.api.auth.resultsCacheSeconds'],
+    [{ api: { auth: { mode: 'cognito', domainPrefix: 'my-cognito-pool' } } }, 'fathom.api.auth.domainPrefix'],
+    [{ api: { auth: { mode: 'cognito', issuer: 'https://i.example.com' } } }, 'fathom.api.auth.issuer'],
+    [{ api: { tiers: {} } }, 'fathom.api.tiers'],
+    [{ api: { tiers: { gold: { rateLimit: 0, burstLimit: 1, quotaPerDay: 1 } } } }, 'fathom.api.tiers.gold.rateLimit'],
+    [{ api: { tiers: { gold: { rateLimit: 1, burstLimit: 5001, quotaPerDay: 1 } } } }, 'fathom.api.tiers.gold.burstLimit'],
+    [{ api: { tiers: { Gold: { rateLimit: 1, burstLimit: 1, quotaPerDay: 1 } } } }, 'fathom.api.tiers.Gold'],
+    [{ api: { clients: [{ name: 'Shop', tier: 'standard' }] } }, 'fathom.api.clients.0.name'],
+    [{ api: { clients: [{ name: 'shop', tier: 'gold' }] } }, 'fathom.api.clients.0.tier'],
+    [{ api: { clients: [{ name: 'shop', tier: 'standard', scopes: ['admin'] }] } }, 'fathom.api.clients.0.scopes.0'],
+    [{ api: { clients: [{ name: 'shop', tier: 'standard', scopes: [] }] } }, 'fathom.api.clients.0.scopes'],
+    [{ api: { clients: [{ name: 'shop', tier: 'standard' }, { name: 'shop', tier: 'premium' }] } }, 'fathom.api.clients'],
+    [{ api: { throttle: { rateLimit: 10_001, burstLimit: 1 } } }, 'fathom.api.throttle.rateLimit'],
+    [{ api: { routeThrottles: { 'POST /scores': { rateLimit: 1, burstLimit: 1 } } } }, 'fathom.api.routeThrottles.POST /scores'],
+    [{ api: { routeThrottles: { 'POST /score': { rateLimit: 1 } } } }, 'fathom.api.routeThrottles.POST /score.burstLimit'],
+    [{ api: { waf: { rateLimitPerIp: 9 } } }, 'fathom.api.waf.rateLimitPerIp'],
+    [{ api: { waf: { evaluationWindowSeconds: 30 } } }, 'fathom.api.waf.evaluationWindowSeconds'],
+    [{ api: { executionLogLevel: 'DEBUG' } }, 'fathom.api.executionLogLevel'],
+    [{ api: { functions: { timeoutSeconds: 30 } } }, 'fathom.api.functions.timeoutSeconds'],
+    [{ api: { accessLogRetentionDays: 31 } }, 'fathom.api.accessLogRetentionDays'],
   ])('rejects %j naming %s', (raw, field) => {
     const error = configError(raw);
     expect(error.field).toBe(field);
@@ -135,6 +189,26 @@ describe('loadConfig', () => {
     expect(discarded.message).toMatch(/maximumRecordAgeSeconds/);
     expect(loadConfig({ featureTransform: { maximumRecordAgeSeconds: 3600 }, alarms: { iteratorAgeSeconds: 3599 } }).alarms.iteratorAgeSeconds).toBe(3599);
     expect(loadConfig({ stream: { retentionHours: 48 }, featureTransform: { maximumRecordAgeSeconds: -1 }, alarms: { iteratorAgeSeconds: 86_400 } }).alarms.iteratorAgeSeconds).toBe(86_400);
+  });
+
+  it('accepts an OIDC issuer and keeps the method-level throttles not given at their defaults', () => {
+    const config = loadConfig({
+      api: {
+        auth: { mode: 'oidc', issuer: 'https://issuer.example.com/', audience: 'fathom-api', jwksUrl: 'https://issuer.example.com/.well-known/jwks.json' },
+        routeThrottles: { 'POST /score': { rateLimit: 10, burstLimit: 20 } },
+      },
+    });
+    expect(config.api.auth).toEqual({ mode: 'oidc', issuer: 'https://issuer.example.com/', audience: 'fathom-api', jwksUrl: 'https://issuer.example.com/.well-known/jwks.json', resultsCacheSeconds: 300 });
+    expect(config.api.routeThrottles['POST /score']).toEqual({ rateLimit: 10, burstLimit: 20 });
+    expect(config.api.routeThrottles['POST /events']).toEqual({ rateLimit: 200, burstLimit: 400 });
+  });
+
+  it('rejects a WAF limit per address below a configured client’s own plan over the window', () => {
+    // premium: 500 requests/s × 300 s = 150000 per window.
+    const error = configError({ api: { clients: [{ name: 'bank', tier: 'premium' }], waf: { rateLimitPerIp: 100_000 } } });
+    expect(error.field).toBe('fathom.api.waf.rateLimitPerIp');
+    expect(error.message).toMatch(/at least 150000/);
+    expect(loadConfig({ api: { clients: [{ name: 'bank', tier: 'premium' }], waf: { rateLimitPerIp: 150_000 } } }).api.waf.rateLimitPerIp).toBe(150_000);
   });
 
   it('rejects a context that is not an object', () => {

@@ -107,6 +107,23 @@ describe('FeatureStoreStack: feature-transform Lambda', () => {
     });
   });
 
+  it('logs raw events and feature vectors to exactly the offline store’s two delivery streams', () => {
+    const { offlineStore } = stacks;
+    const streamArns = (['events', 'feature_log'] as const).map((t) => ref(offlineStore.deliveryStreams[t].deliveryStreamArn));
+    const firehose = statementsFor(policyStatements(template), 'firehose');
+    expect([...new Set(firehose.flatMap(actionsOf))].sort()).toEqual(['firehose:PutRecord', 'firehose:PutRecordBatch']);
+    expect(firehose.flatMap(resourcesOf)).toEqual(expect.arrayContaining(streamArns));
+    expect(firehose.flatMap(resourcesOf)).toHaveLength(2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.eventsDeliveryStream]: ref(offlineStore.deliveryStreams.events.deliveryStreamName),
+          [ENV.featureLogDeliveryStream]: ref(offlineStore.deliveryStreams.feature_log.deliveryStreamName),
+        }),
+      },
+    });
+  });
+
   it('logs to its own log group with a retention', () => {
     const logGroup = ref(featureStore.featureTransform.logGroup.logGroupName);
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });

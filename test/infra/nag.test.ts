@@ -68,6 +68,26 @@ describe('the Fathom app under AwsSolutions checks', () => {
       'AwsSolutions-IAM5[Resource::*] @ Serving/Scoring/ServiceRole/DefaultPolicy',
       'AwsSolutions-IAM5[Resource::{"Fn::GetStackOutput":{"StackName":"fathom-model-registry","Region":{"Ref":"AWS::Region"},"OutputName":"PublishOutputFnGetAttModelBucketB33D855BArn43B2AEC7"}}/models/*] @ Serving/Scoring/ServiceRole/DefaultPolicy',
       'AwsSolutions-L1 @ Serving/Scoring/Function',
+      // Iceberg and Firehose name the files they write: object access is scoped to each table's
+      // folder and each stream's error prefix; Glue's optimizers log to log groups it fixes.
+      ...['events', 'feature_log', 'predictions', 'labels'].flatMap((table) => {
+        const policy = `OfflineStore/${table === 'feature_log' ? 'FeatureLog' : table[0]!.toUpperCase() + table.slice(1)}Delivery/Policy`;
+        const objects = `AwsSolutions-IAM5[Resource::<Lakehouse82B7DD5C.Arn>/warehouse/fathom_offline/${table}/*]`;
+        return [
+          `${objects} @ ${policy}`,
+          `AwsSolutions-IAM5[Resource::<Lakehouse82B7DD5C.Arn>/firehose-errors/fathom-offline-${table}/*] @ ${policy}`,
+          `${objects} @ OfflineStore/TableOptimizerPolicy`,
+        ];
+      }),
+      ...['compaction', 'retention', 'orphan-file-deletion'].map(
+        (type) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-${type}/logs:*] @ OfflineStore/TableOptimizerPolicy`,
+      ),
+      // The API edge: its functions (pinned runtime, X-Ray), API Gateway's account-wide logging
+      // role (the AWS-managed policy AWS documents for it) and a user pool with machine clients
+      // only (no sign-in for the Plus tier's threat protection to inspect).
+      ...['Labels', 'Features', 'Models'].flatMap((fn) => [`AwsSolutions-L1 @ Api/${fn}/Function`, `AwsSolutions-IAM5[Resource::*] @ Api/${fn}/ServiceRole/DefaultPolicy`]),
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs] @ Api/Api/CloudWatchRole',
+      'AwsSolutions-COG8 @ Api/Auth/UserPool',
     ].sort());
     for (const ack of acks) expect(ack.reason.length, ack.id).toBeGreaterThan(40);
   });
