@@ -24,6 +24,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readJsonBody, replyJson, type BodyErrors, type Json } from './aws-json-protocol';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fromFirehoseRecord } from '../adapters/firehose-sink';
@@ -98,7 +99,7 @@ export class FirehoseError extends Error {
   }
 }
 
-type Json = Readonly<Record<string, unknown>>;
+const BODY_ERRORS: BodyErrors = { tooLarge: () => new FirehoseError('InvalidArgumentException', 'The request is too large.', 413), malformed: (m) => new FirehoseError('SerializationException', m) };
 type Operation = (input: Json) => Promise<Json> | Json;
 
 const TARGET_PREFIX = 'Firehose_20150804.';
@@ -464,10 +465,10 @@ export async function startFirehoseEndpoint(options: FirehoseEndpointOptions): P
       const operation = Object.hasOwn(operations, operationName) ? operations[operationName] : undefined;
       if (!operation) throw new FirehoseError('UnknownOperationException', `${operationName} is not supported by the local Firehose endpoint.`);
       if (closing) throw new FirehoseError('ServiceUnavailableException', 'The local Firehose endpoint is shutting down.', 503);
-      reply(res, 200, await operation(await readJson(req)));
+      replyJson(res, '1.1', 200, await operation(await readJsonBody(req, MAX_REQUEST_BYTES, BODY_ERRORS)));
     } catch (error) {
       const e = error instanceof FirehoseError ? error : new FirehoseError('InternalFailure', error instanceof Error ? error.message : String(error), 500);
-      reply(res, e.status, { __type: e.type, message: e.message });
+      replyJson(res, '1.1', e.status, { __type: e.type, message: e.message });
     }
   }
 
@@ -559,38 +560,7 @@ function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-async function readJson(req: IncomingMessage): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_REQUEST_BYTES) throw new FirehoseError('InvalidArgumentException', 'The request is too large.', 413);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new FirehoseError('SerializationException', 'The request body is not valid JSON.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new FirehoseError('SerializationException', 'The request body must be a JSON object.');
-  }
-  return parsed as Json;
-}
 
-function reply(res: ServerResponse, status: number, body: Json): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-  });
-  res.end(text);
-}
 
 /**
  * The project's Iceberg writer as a TableSink: tables under `<warehouse>/<database>/<table>/`,

@@ -9,6 +9,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readJsonBody, replyJson, type BodyErrors, type Json } from './aws-json-protocol';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws-clients';
@@ -40,7 +41,7 @@ export class KmsError extends Error {
   }
 }
 
-type Json = Readonly<Record<string, unknown>>;
+const BODY_ERRORS: BodyErrors = { tooLarge: () => new KmsError('ValidationException', 'The request is too large.', 413), malformed: (m) => new KmsError('SerializationException', m) };
 type Operation = (input: Json) => Json;
 
 const KEY_SPEC = 'ECC_NIST_P256';
@@ -222,10 +223,10 @@ export async function startKmsEndpoint(options: KmsEndpointOptions = {}): Promis
       }
       const operation = Object.hasOwn(operations, operationName) ? operations[operationName] : undefined;
       if (!operation) throw new KmsError('UnsupportedOperationException', `${operationName} is not supported by the local KMS endpoint.`);
-      reply(res, 200, operation(await readJson(req)));
+      replyJson(res, '1.1', 200, operation(await readJsonBody(req, MAX_REQUEST_BYTES, BODY_ERRORS)));
     } catch (error) {
       const e = error instanceof KmsError ? error : new KmsError('KMSInternalException', error instanceof Error ? error.message : String(error), 500);
-      reply(res, e.status, { __type: e.type, message: e.message });
+      replyJson(res, '1.1', e.status, { __type: e.type, message: e.message });
     }
   }
 
@@ -248,36 +249,5 @@ export async function startKmsEndpoint(options: KmsEndpointOptions = {}): Promis
   };
 }
 
-async function readJson(req: IncomingMessage): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_REQUEST_BYTES) throw new KmsError('ValidationException', 'The request is too large.', 413);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new KmsError('SerializationException', 'The request body is not valid JSON.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new KmsError('SerializationException', 'The request body must be a JSON object.');
-  }
-  return parsed as Json;
-}
 
-function reply(res: ServerResponse, status: number, body: Json): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-  });
-  res.end(text);
-}
 

@@ -6,8 +6,8 @@
 // JVM, Docker or Python), and DESIGN.md allows small local endpoints for exactly this. It covers
 // what the platform uses: CreateQueue, GetQueueUrl, SendMessage(Batch), ReceiveMessage (visibility
 // timeout, long polling), DeleteMessage(Batch), GetQueueAttributes, PurgeQueue. Standard queues only.
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readJsonBody, replyJson, type BodyErrors, type Json } from './aws-json-protocol';
 import type { AddressInfo } from 'node:net';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws-clients';
 import { JsonlJournal, sendEntry, type JournalEntry } from './sqs-journal';
@@ -41,7 +41,7 @@ export class SqsError extends Error {
   }
 }
 
-type Json = Readonly<Record<string, unknown>>;
+const BODY_ERRORS: BodyErrors = { tooLarge: () => new SqsError('RequestEntityTooLarge', 'The request is too large.', 413), malformed: (m) => new SqsError('SerializationException', m) };
 type Operation = (input: Json) => Promise<Json> | Json;
 
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
@@ -356,12 +356,12 @@ export async function startSqsEndpoint(options: SqsEndpointOptions = {}): Promis
       }
       const operation = Object.hasOwn(operations, operationName) ? operations[operationName] : undefined;
       if (!operation) throw new SqsError('UnsupportedOperation', `${operationName} is not supported by the local SQS endpoint.`, 400, 'AWS.SimpleQueueService.UnsupportedOperation');
-      const input = await readJson(req);
-      reply(res, 200, await operation(input));
+      const input = await readJsonBody(req, MAX_REQUEST_BYTES, BODY_ERRORS);
+      replyJson(res, '1.0', 200, await operation(input));
     } catch (error) {
       const e = error instanceof SqsError ? error : new SqsError('InternalError', error instanceof Error ? error.message : String(error), 500);
       const fault = e.status >= 500 ? 'Receiver' : 'Sender';
-      reply(res, e.status, { __type: `com.amazonaws.sqs#${e.type}`, message: e.message }, { 'x-amzn-query-error': `${e.queryCode};${fault}` });
+      replyJson(res, '1.0', e.status, { __type: `com.amazonaws.sqs#${e.type}`, message: e.message }, { 'x-amzn-query-error': `${e.queryCode};${fault}` });
     }
   }
 
@@ -410,36 +410,4 @@ export async function startSqsEndpoint(options: SqsEndpointOptions = {}): Promis
   };
 }
 
-async function readJson(req: IncomingMessage): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_REQUEST_BYTES) throw new SqsError('RequestEntityTooLarge', 'The request is too large.', 413);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new SqsError('SerializationException', 'The request body is not valid JSON.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new SqsError('SerializationException', 'The request body must be a JSON object.');
-  }
-  return parsed as Json;
-}
 
-function reply(res: ServerResponse, status: number, body: Json, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.0',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-    ...headers,
-  });
-  res.end(text);
-}
