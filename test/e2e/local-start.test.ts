@@ -13,7 +13,7 @@ let child: ChildProcess | undefined;
 let dataDir: string | undefined;
 
 afterEach(() => {
-  // The CLI runs in its own process group (npx → tsx → node): end the whole group if it outlived the test.
+  // The CLI runs in its own process group: end the whole group if it outlived the test.
   if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
     try {
       process.kill(-child.pid, 'SIGKILL');
@@ -36,7 +36,9 @@ interface Run {
 /** Runs the CLI; `onStderr` sees stderr as it grows (to act on what it says). */
 function run(args: readonly string[], timeoutMs: number, onStderr?: (stderr: string) => void): Promise<Run> {
   return new Promise((resolveRun, reject) => {
-    const proc = spawn('npx', ['tsx', 'bin/fathom.ts', ...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // node itself (with tsx as a loader), not npx → tsx → node: `close` then means the process that
+    // owns the platform has exited, not a wrapper that may leave before its child finished stopping.
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'bin/fathom.ts', ...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     let stdout = '';
     let stderr = '';
