@@ -8,6 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { FeatureEngine, referenceFeatureSet } from '../../lib/core/features';
@@ -21,6 +22,8 @@ import { DynamoOnlineStore } from '../../lib/adapters/online-store';
 import { ModelRegistry } from '../../lib/adapters/registry/model-registry';
 import { PackageVerifier } from '../../lib/adapters/registry/verifier';
 import { readScoringEnv } from '../../lib/adapters/scoring-env';
+import { FirehosePredictionLog } from '../../lib/adapters/scoring/prediction-log';
+import type { PredictionsRow } from '../../lib/core/offline/tables';
 
 const env = readScoringEnv();
 const logger = new Logger({ serviceName: 'scoring' });
@@ -88,7 +91,29 @@ try {
   logger.warn('default model not loaded at init; the first request will try again', { model: env.defaultModel, error: error as Error });
 }
 
-const service = new ScoringService({ scorer, models: modelCache, store, defaultModel: env.defaultModel });
+// A request waits on its predictions row: the client gives up on Firehose in about a second, and
+// the log resends refused entries twice within ~60 ms (lib/adapters/scoring/prediction-log.ts).
+const predictions = env.predictionsDeliveryStream
+  ? new FirehosePredictionLog({
+      client: new FirehoseClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 500, requestTimeout: 1000 } }),
+      deliveryStreamName: env.predictionsDeliveryStream,
+    })
+  : undefined;
+if (!predictions) logger.warn('no predictions delivery stream configured: served scores are not logged to the offline store');
+
+/** The answer went out; its row did not reach the offline store. Logged whole so it can be replayed, and paged on. */
+function predictionNotLogged(row: PredictionsRow, error: unknown): void {
+  logger.error('prediction not logged', { row, error: error as Error });
+  metrics.addMetric('PredictionsNotLogged', MetricUnit.Count, 1);
+}
+
+const service = new ScoringService({
+  scorer,
+  models: modelCache,
+  store,
+  defaultModel: env.defaultModel,
+  ...(predictions ? { predictions, onPredictionNotLogged: predictionNotLogged } : {}),
+});
 
 const HEADERS = { 'content-type': 'application/json' } as const;
 

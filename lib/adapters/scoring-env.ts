@@ -13,6 +13,7 @@ const Env = z.object({
   [ENV.modelRefreshSeconds]: z.coerce.number().int().min(1).max(3600).default(SCORING_DEFAULTS.modelRefreshSeconds),
   // Must equal the stream's: the merchant features and the new-merchant flag of f(S, e) depend on it.
   [ENV.allowedLatenessSeconds]: z.coerce.number().int().min(0).max(3600).default(FEATURE_TRANSFORM_DEFAULTS.allowedLatenessSeconds),
+  [ENV.predictionsDeliveryStream]: z.string().min(1).optional(),
 });
 
 export interface ScoringEnv {
@@ -24,6 +25,8 @@ export interface ScoringEnv {
   readonly defaultModel: ModelName;
   readonly refreshIntervalMs: number;
   readonly allowedLatenessMs: number;
+  /** The `predictions` delivery stream; unset, served predictions are not logged (the handler warns at init). */
+  readonly predictionsDeliveryStream: string | undefined;
 }
 
 export function readScoringEnv(env: NodeJS.ProcessEnv = process.env): ScoringEnv {
@@ -42,5 +45,6 @@ export function readScoringEnv(env: NodeJS.ProcessEnv = process.env): ScoringEnv
     defaultModel: d[ENV.defaultModelName],
     refreshIntervalMs: d[ENV.modelRefreshSeconds] * 1000,
     allowedLatenessMs: d[ENV.allowedLatenessSeconds] * 1000,
+    predictionsDeliveryStream: d[ENV.predictionsDeliveryStream],
   };
 }

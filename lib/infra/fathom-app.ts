@@ -12,6 +12,7 @@ import { MonitoringStack } from './stacks/monitoring-stack';
 import { OfflineStoreStack } from './stacks/offline-store-stack';
 import { RegistryStack } from './stacks/registry-stack';
 import { ServingStack } from './stacks/serving-stack';
+import { ENV } from '../core/resources';
 
 export interface FathomStacks {
   readonly ingestion: IngestionStack;
@@ -101,6 +102,10 @@ export function addFathomStacks(scope: Construct, config: FathomConfig, options:
   offlineStore.grantPutRecords('events', featureTransform);
   offlineStore.grantPutRecords('feature_log', featureTransform);
   for (const [name, value] of Object.entries(offlineStore.deliveryStreamEnvironment('events', 'feature_log'))) featureTransform.addEnvironment(name, value);
+  // Scoring logs every answer, with the features it was computed from, to `predictions`.
+  const scoring = serving.scoring.lambdaFunction;
+  offlineStore.grantPutRecords('predictions', scoring);
+  scoring.addEnvironment(ENV.predictionsDeliveryStream, offlineStore.deliveryStreams.predictions.deliveryStreamName);
 
   const api = new ApiStack(scope, 'Api', {
     env,

@@ -13,7 +13,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../lib/core/resources';
+import { ENV, platformResources } from '../../lib/core/resources';
 import type { TreeEnsemble } from '../../lib/core/models/tree-ensemble';
 import { exportOnnx } from '../../lib/core/onnx/export';
 import { elfHeader, OnnxRuntimeLayer } from '../../lib/infra/constructs/onnxruntime-layer';
@@ -138,7 +138,7 @@ describe('ServingStack: the scoring function', () => {
     const vars = (template.findResources('AWS::Lambda::Function') as Record<string, { Properties: { Environment: { Variables: Record<string, unknown> } } }>);
     const env = Object.values(vars)[0]!.Properties.Environment.Variables;
     expect(Object.keys(env).sort()).toEqual(
-      [ENV.onlineStoreTable, ENV.modelRegistryTable, ENV.modelBucket, ENV.modelSigningKey, ENV.defaultModelName, ENV.modelRefreshSeconds, ENV.allowedLatenessSeconds, 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL', 'NODE_OPTIONS'].sort(),
+      [ENV.onlineStoreTable, ENV.modelRegistryTable, ENV.modelBucket, ENV.modelSigningKey, ENV.defaultModelName, ENV.modelRefreshSeconds, ENV.allowedLatenessSeconds, ENV.predictionsDeliveryStream, 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL', 'NODE_OPTIONS'].sort(),
     );
     expect(env).toMatchObject({ [ENV.defaultModelName]: 'card-fraud', [ENV.modelRefreshSeconds]: '30', [ENV.allowedLatenessSeconds]: '300', POWERTOOLS_SERVICE_NAME: 'scoring' });
     const registryTemplate = Template.fromStack(registry);
@@ -186,6 +186,20 @@ describe('ServingStack: least privilege', () => {
     const kms = statementsFor(statements, 'kms');
     expect([...new Set(kms.flatMap(actionsOf))].sort()).toEqual(['kms:Decrypt', 'kms:GetPublicKey', 'kms:Verify']);
     for (const s of kms.filter((x) => actionsOf(x).includes('kms:Decrypt'))) expect(s.Condition?.['StringEquals']).toHaveProperty(['kms:ViaService']);
+  });
+
+  it('logs predictions to exactly the offline store’s predictions delivery stream, named in its environment', () => {
+    const { offlineStore } = built.stacks;
+    const offlineTemplate = Template.fromStack(offlineStore);
+    const firehose = statementsFor(statements, 'firehose');
+    expect([...new Set(firehose.flatMap(actionsOf))].sort()).toEqual(['firehose:PutRecord', 'firehose:PutRecordBatch']);
+    const resources = firehose.flatMap(resourcesOf);
+    expect(resources).toHaveLength(1);
+    const isPredictionsStream = Match.objectLike(crossStackRef(offlineStore, offlineTemplate, offlineStore.deliveryStreams.predictions.deliveryStreamArn) as Record<string, unknown>);
+    expect(isPredictionsStream.test(resources[0]).hasFailed()).toBe(false);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.predictionsDeliveryStream]: platformResources('fathom').offlineStore.deliveryStreams.predictions.name }) },
+    });
   });
 
   it("has no wildcard actions, and a '*' resource only for X-Ray", () => {

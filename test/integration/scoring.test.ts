@@ -25,7 +25,9 @@ import { ENV, platformResources } from '../../lib/core/resources';
 import type { ScoreResponse } from '../../lib/core/scoring';
 import { localAwsEnvironment, localClients, type LocalClients } from '../../lib/local/aws-clients';
 import { provision, provisionRegistry } from '../../lib/local/provision';
-import { startStandIns, type StandIns } from '../../lib/local/stand-ins';
+import { startStandIns, WAREHOUSE_DIR, type StandIns } from '../../lib/local/stand-ins';
+import { openTable, readRows } from '../../lib/adapters/iceberg';
+import { PREDICTIONS_TABLE } from '../../lib/core/offline/tables';
 import { manifestOf, trainScoringModel, type TrainedModel } from '../support/scoring-model';
 
 type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -198,6 +200,8 @@ beforeAll(async () => {
   proxy = await startSlowS3Proxy(standIns.endpoints.s3);
   for (const [k, value] of Object.entries({ ...localAwsEnvironment(standIns.endpoints), AWS_ENDPOINT_URL_S3: proxy.url, ...reg.environment })) setEnv(k, value);
   setEnv(ENV.onlineStoreTable, store.tableName);
+  // The stand-ins' Firehose endpoint serves the default prefix's delivery streams.
+  setEnv(ENV.predictionsDeliveryStream, platformResources().offlineStore.deliveryStreams.predictions.name);
   setEnv(ENV.defaultModelName, MODEL);
   setEnv(ENV.modelRefreshSeconds, '1');
   setEnv('AWS_SESSION_TOKEN', undefined);
@@ -256,6 +260,28 @@ describe('scoring handler', () => {
       expect(r.contribution).toBeCloseTo(expected[k]!.contribution, 9);
     });
     expect(logs('model loaded')).toEqual([expect.objectContaining({ model: MODEL, version: '1', cold: true })]);
+
+    // The answer's row in the offline `predictions` table (through the Firehose stand-in), with the exact vector scored.
+    await standIns.flushFirehose();
+    const warehouse = { warehouse: join(dir, WAREHOUSE_DIR), database: platformResources().offlineStore.database };
+    const logged = (await readRows(await openTable(warehouse, PREDICTIONS_TABLE))).filter((r) => r.event_id === event.event_id);
+    expect(logged).toEqual([
+      {
+        request_id: answer.request_id,
+        event_id: event.event_id,
+        entity_id: card,
+        model_name: MODEL,
+        model_version: '1',
+        score: answer.score,
+        decision: answer.flagged ? 'flagged' : 'passed',
+        feature_set: 'card_fraud.v1',
+        features: row.map((v) => (Number.isNaN(v) ? null : v)),
+        event_time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        scored_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
+    ]);
+    expect(Date.parse(logged[0]!.event_time)).toBe(Date.parse(event.event_time));
+    expect(logs('prediction not logged')).toEqual([]);
   });
 
   it('scores an unknown card at an unknown merchant with cold-start features, not an error', async () => {

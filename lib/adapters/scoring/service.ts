@@ -1,10 +1,12 @@
-// One score request from body text to answer, over the ports: the model cache and the online
-// store. The scoring Lambda wraps it in HTTP; the benchmark drives it with an in-memory store, so
+// One score request from body text to answer, over the ports: the model cache, the online store
+// and the predictions log. The scoring Lambda wraps it in HTTP; the benchmark drives it with an in-memory store, so
 // what is measured is exactly what the handler runs.
 import type { ModelName } from '../../core/models/manifest';
 import type { OnlineStorePort } from '../../core/pipeline/ports';
 import { parseScoreBody } from '../../core/scoring/request';
-import { entityKeysFor, type Scorer, type ScoreResponse } from '../../core/scoring/scorer';
+import { predictionRow, type PredictionLogPort } from '../../core/scoring/prediction-log';
+import { entityKeysFor, type ScoredRequest, type Scorer, type ScoreResponse } from '../../core/scoring/scorer';
+import type { PredictionsRow } from '../../core/offline/tables';
 import type { ModelCache } from './model-cache';
 
 export interface ScoringServiceDeps {
@@ -13,6 +15,20 @@ export interface ScoringServiceDeps {
   readonly store: Pick<OnlineStorePort, 'getMany'>;
   /** Served when a request names no model. */
   readonly defaultModel: ModelName;
+  /**
+   * Where each answer's `predictions` row goes. The row is sent before the answer returns: a Lambda
+   * may be frozen, or never thawed, the moment it answers, so work left pending would be lost.
+   * Absent: nothing is logged.
+   */
+  readonly predictions?: PredictionLogPort;
+  /**
+   * A row the log refused after its own retries. The answer is still returned (a scored request
+   * should not fail for the audit trail); the handler logs the row in full and counts it, so it is
+   * never dropped silently. Default: rethrow, failing the request.
+   */
+  readonly onPredictionNotLogged?: (row: PredictionsRow, error: unknown) => void;
+  /** Test seam: the clock for `scored_at`. */
+  readonly now?: () => Date;
 }
 
 export class ScoringService {
@@ -28,17 +44,30 @@ export class ScoringService {
     const { event, model } = parsed.value;
     const keys = entityKeysFor(event);
     // The lease and the read in parallel: on a warm instance the lease is immediate and the one
-    // BatchGetItem is the request's only I/O. Settled, not raced, so a lease taken while the read
+    // BatchGetItem is the only I/O before the score (the predictions row is sent after). Settled, not raced, so a lease taken while the read
     // fails is still returned.
     const [leased, read] = await Promise.allSettled([this.deps.models.acquire(model ?? this.deps.defaultModel), this.deps.store.getMany([keys.card, keys.merchant])]);
     if (leased.status === 'rejected') throw leased.reason;
     const lease = leased.value;
+    let scored: ScoredRequest;
     try {
       if (read.status === 'rejected') throw read.reason;
       const items = read.value;
-      return await this.deps.scorer.score({ requestId, event, items: { card: items.get(keys.card), merchant: items.get(keys.merchant) } }, lease);
+      [scored] = (await this.deps.scorer.scoreDetailed([{ requestId, event, items: { card: items.get(keys.card), merchant: items.get(keys.merchant) } }], lease)) as [ScoredRequest];
     } finally {
+      // Before the log call: the model is not needed for it, and a swap waits on the last lease.
       lease.release();
+    }
+    if (this.deps.predictions) await this.logPrediction(predictionRow(scored, event, this.deps.now?.() ?? new Date()));
+    return scored.answer;
+  }
+
+  private async logPrediction(row: PredictionsRow): Promise<void> {
+    try {
+      await this.deps.predictions!.log([row]);
+    } catch (error) {
+      if (!this.deps.onPredictionNotLogged) throw error;
+      this.deps.onPredictionNotLogged(row, error);
     }
   }
 }

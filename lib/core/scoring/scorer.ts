@@ -73,6 +73,12 @@ export interface FeatureRow {
   readonly stateAgeSeconds: number | null;
 }
 
+/** An answer and the exact feature vector the model scored (NaN: missing). */
+export interface ScoredRequest {
+  readonly answer: ScoreResponse;
+  readonly features: readonly number[];
+}
+
 export interface ScorerOptions {
   /** How many reasons an answer carries. Default 3. */
   readonly reasons?: number;
@@ -100,12 +106,17 @@ export class Scorer {
   }
 
   async score(input: ScoreInput, served: ServedModel): Promise<ScoreResponse> {
-    const [answer] = await this.scoreBatch([input], served);
-    return answer!;
+    const [scored] = await this.scoreDetailed([input], served);
+    return scored!.answer;
   }
 
   /** Many requests in one model call: the same answers as `score` one by one, at batch throughput. */
   async scoreBatch(inputs: readonly ScoreInput[], served: ServedModel): Promise<ScoreResponse[]> {
+    return (await this.scoreDetailed(inputs, served)).map((s) => s.answer);
+  }
+
+  /** `scoreBatch`, with the feature vector each answer was computed from (what `predictions` logs). */
+  async scoreDetailed(inputs: readonly ScoreInput[], served: ServedModel): Promise<ScoredRequest[]> {
     const { manifest, model } = served;
     const width = manifest.features.length;
     const rows = inputs.map((input) => this.features(input.event, input.items));
@@ -115,7 +126,7 @@ export class Scorer {
     const modelRef = { name: manifest.name, version: manifest.version, tier: manifest.tier };
     return rows.map((row, r) => {
       const score = scores[r]!;
-      return {
+      const answer: ScoreResponse = {
         request_id: inputs[r]!.requestId,
         model: modelRef,
         score,
@@ -126,6 +137,7 @@ export class Scorer {
         cold_start: row.coldStart,
         feature_set: manifest.feature_set,
       };
+      return { answer, features: row.values };
     });
   }
 

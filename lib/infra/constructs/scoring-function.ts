@@ -141,7 +141,7 @@ export class ScoringFunction extends Construct {
     // An explicit role: the default one attaches AWSLambdaBasicExecutionRole (any log group).
     this.role = new iam.Role(this, 'ServiceRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'scoring: reads entity features and verified model packages',
+      description: 'scoring: reads entity features and verified model packages, logs predictions',
     });
     this.logGroup.grantWrite(this.role);
 

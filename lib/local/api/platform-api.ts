@@ -100,6 +100,7 @@ export async function startPlatformApi(options: PlatformApiOptions, ctx: Platfor
   ctx.setEnv(ENV.defaultModelName, defaultModel);
   ctx.setEnv(ENV.modelRefreshSeconds, String(SCORING_DEFAULTS.modelRefreshSeconds));
   ctx.setEnv(ENV.labelsDeliveryStream, ctx.definitions.offlineStore.deliveryStreams.labels.name);
+  ctx.setEnv(ENV.predictionsDeliveryStream, ctx.definitions.offlineStore.deliveryStreams.predictions.name);
 
   const pools = {} as Record<LambdaTargetName, ApiFunctionPool>;
   for (const name of Object.keys(API_HANDLERS) as LambdaTargetName[]) {

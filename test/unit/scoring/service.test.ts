@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ModelCache } from '../../../lib/adapters/scoring/model-cache';
-import { ScoringService } from '../../../lib/adapters/scoring/service';
+import { ScoringService, type ScoringServiceDeps } from '../../../lib/adapters/scoring/service';
+import type { PredictionsRow } from '../../../lib/core/offline/tables';
+import { PREDICTIONS_TABLE } from '../../../lib/core/offline/tables';
 import { readScoringEnv } from '../../../lib/adapters/scoring-env';
 import { ConfigError, ResourceError, ValidationError } from '../../../lib/core/errors';
 import type { StoredEntity } from '../../../lib/core/pipeline/ports';
@@ -14,7 +16,7 @@ const body = (overrides: Record<string, unknown> = {}) =>
     ...overrides,
   });
 
-function setup(store: { getMany(pks: readonly string[]): Promise<Map<string, StoredEntity>> }) {
+function setup(store: { getMany(pks: readonly string[]): Promise<Map<string, StoredEntity>> }, extra: Partial<ScoringServiceDeps> = {}) {
   const registry = new FakeRegistry().add(manifest('1'));
   registry.promote(NAME, '1');
   const runtime = new FakeRuntime();
@@ -25,6 +27,7 @@ function setup(store: { getMany(pks: readonly string[]): Promise<Map<string, Sto
     models: cache,
     store: { getMany: (pks) => (reads.push([...pks]), store.getMany(pks)) },
     defaultModel: NAME,
+    ...extra,
   });
   return { service, cache, runtime, reads };
 }
@@ -53,6 +56,63 @@ describe('ScoringService', () => {
   });
 });
 
+describe('ScoringService: the predictions log', () => {
+  const at = new Date('2026-03-02T12:00:01.500Z');
+
+  it('sends one predictions row per answer, with the vector scored', async () => {
+    const sent: PredictionsRow[][] = [];
+    const { service } = setup(
+      { getMany: async () => new Map() },
+      {
+        now: () => at,
+        predictions: {
+          log: async (rows) => {
+            sent.push([...rows]);
+          },
+        },
+      },
+    );
+    const answer = await service.score(body(), 'r5');
+    expect(sent).toHaveLength(1);
+    const [row] = sent[0]!;
+    expect(row).toMatchObject({
+      request_id: 'r5',
+      event_id: 'e1',
+      entity_id: 'c1',
+      model_name: NAME,
+      model_version: '1',
+      score: answer.score,
+      decision: answer.flagged ? 'flagged' : 'passed',
+      feature_set: answer.feature_set,
+      event_time: '2026-03-02T12:00:00.000Z',
+      scored_at: '2026-03-02T12:00:01.500Z',
+    });
+    // The cold-start vector of this event, in the engine's order: what the model was given.
+    const expected = engine.vectorFor(undefined, { ...JSON.parse(body()).event, ts: Date.parse('2026-03-02T12:00:00Z') }, undefined);
+    expect(row!.features).toEqual(expected);
+    // It is a valid row of the table (NaN travels as null).
+    expect(PREDICTIONS_TABLE.rowSchema.safeParse(row).success).toBe(true);
+  });
+
+  it('still answers when the log refuses the row, and hands the row to onPredictionNotLogged', async () => {
+    const refused = new ResourceError('firehose stream p: 1 of 1 rows not accepted', 'p', true);
+    const lost: [PredictionsRow, unknown][] = [];
+    const { service } = setup(
+      { getMany: async () => new Map() },
+      { predictions: { log: async () => Promise.reject(refused) }, onPredictionNotLogged: (row, error) => lost.push([row, error]) },
+    );
+    const answer = await service.score(body(), 'r6');
+    expect(answer.request_id).toBe('r6');
+    expect(lost).toEqual([[expect.objectContaining({ request_id: 'r6', event_id: 'e1' }), refused]]);
+  });
+
+  it('fails the request with the log’s error when no onPredictionNotLogged is given', async () => {
+    const refused = new ResourceError('firehose stream p: down', 'p', true);
+    const { service } = setup({ getMany: async () => new Map() }, { predictions: { log: async () => Promise.reject(refused) } });
+    await expect(service.score(body(), 'r7')).rejects.toBe(refused);
+  });
+});
+
 describe('readScoringEnv', () => {
   const base = {
     [ENV.onlineStoreTable]: 'fathom-online-store',
@@ -70,7 +130,9 @@ describe('readScoringEnv', () => {
       defaultModel: 'card-fraud',
       refreshIntervalMs: 30_000,
       allowedLatenessMs: 300_000,
+      predictionsDeliveryStream: undefined,
     });
+    expect(readScoringEnv({ ...base, [ENV.predictionsDeliveryStream]: 'fathom-offline-predictions' }).predictionsDeliveryStream).toBe('fathom-offline-predictions');
   });
 
   it.each([
