@@ -14,6 +14,7 @@ import { malformedPayloads } from '../local/malformed-payloads';
 import { summarizeOnlineStore } from '../local/online-store-summary';
 import { startLocalPlatform, type LocalPlatform } from '../local/platform';
 import { replayEvents, startReplayProgress } from '../local/replay';
+import { ClientTraffic } from '../local/client-traffic';
 import { DEFAULT_DATA_DIR, type StandInPorts } from '../local/stand-ins';
 import { API_KEYS_FILE } from '../local/api/api-keys';
 import type { PlatformApi } from '../local/api/platform-api';
@@ -24,6 +25,10 @@ export const LOCAL_USAGE = `usage: fathom local [options]      (npm start)
   --events N          events to replay (default 20000)
   --seed S            workload seed (default 42); the same seed replays the same events
   --malformed N       malformed payloads mixed in, to exercise the dead-letter queue (default 0)
+  --score-rate R      score requests per second the simulated client sends to the local API
+                      while the replay runs (default: 80% of its usage plan's rate; 0: none)
+  --no-labels         the simulated client sends no labels (default: each event's label once its
+                      time has come in the replay's event time)
   --exit              wait until the stream is drained, print a JSON summary, exit
   --data-dir DIR      state directory (default .fathom)
   --fresh             delete the state in DIR first (without it, a rerun sends the workload
@@ -44,6 +49,9 @@ export interface LocalArgs {
   readonly events: number;
   readonly seed: number;
   readonly malformed: number;
+  /** Undefined: 80% of the client's usage-plan rate. */
+  readonly scoreRate: number | undefined;
+  readonly labels: boolean;
   readonly exit: boolean;
   readonly dataDir: string;
   readonly fresh: boolean;
@@ -67,6 +75,8 @@ export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
     events: { type: 'string' },
     seed: { type: 'string' },
     malformed: { type: 'string' },
+    'score-rate': { type: 'string' },
+    'no-labels': { type: 'boolean' },
     exit: { type: 'boolean' },
     'data-dir': { type: 'string' },
     fresh: { type: 'boolean' },
@@ -96,6 +106,8 @@ export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
     events,
     seed,
     malformed: integerFlag('--malformed', values.malformed, 0, 1e6) ?? 0,
+    scoreRate: integerFlag('--score-rate', values['score-rate'], 0, 100_000),
+    labels: !(values['no-labels'] ?? false),
     exit: values.exit ?? false,
     dataDir: resolve(dataDir),
     fresh: values.fresh ?? false,
@@ -144,6 +156,21 @@ export function apiBanner(api: PlatformApi, dataDir: string): string[] {
     lines.push(`  try:   curl -s ${api.url}/${API_STAGE}/models -H "x-api-key: ${first.key}" -H "Authorization: Bearer $(npx fathom token --client ${first.client} --scopes read${dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${dataDir}`})"`);
   }
   return lines;
+}
+
+/**
+ * The application the replay stands for: it scores events and sends labels through the local API,
+ * with the first configured client's key. No client configured, or no model to serve: no scoring.
+ */
+function clientTraffic(api: PlatformApi, args: LocalArgs, say: (line: string) => void): ClientTraffic | undefined {
+  const key = api.apiKeys[0];
+  if (!key) return undefined;
+  const tierRate = api.tiers[key.tier]?.rateLimit ?? 0;
+  // Below the plan's rate, so the plan never throttles it: a well-behaved client.
+  const requested = args.scoreRate ?? Math.floor(tierRate * 0.8);
+  const scoresPerSecond = api.model.version === undefined ? 0 : requested;
+  if (api.model.version === undefined && requested > 0) say('fathom local: no production model, so the client scores nothing');
+  return new ClientTraffic({ baseUrl: `${api.url}/${API_STAGE}`, client: key.client, apiKey: key.key, issuer: api.issuer, scoresPerSecond, labels: args.labels, log: say });
 }
 
 /** Resolves on the first SIGINT or SIGTERM; `dispose` removes the listeners. */
@@ -196,12 +223,18 @@ async function runPlatform(args: LocalArgs): Promise<void> {
     say(`  stream ${platform.resources.streamName} (${platform.resources.shardCount} shards) → feature-transform → table ${platform.resources.tableName}, dlq ${platform.resources.dlqUrl}`);
     if (platform.api) for (const line of apiBanner(platform.api, platform.dataDir)) say(line);
 
+    const traffic = platform.api ? clientTraffic(platform.api, args, say) : undefined;
+    let lastEventTime = 0;
     const replay = await replayEvents({
       kinesis: platform.clients.kinesis,
       streamName: platform.resources.streamName,
       partitionKeyField: platform.resources.partitionKeyField,
-      events: (function* () {
-        for (const item of generateWorkload({ seed: args.seed, events: args.events })) yield item.event;
+      events: (async function* () {
+        for (const item of generateWorkload({ seed: args.seed, events: args.events })) {
+          await traffic?.before(item);
+          lastEventTime = Math.max(lastEventTime, Date.parse(item.event.event_time));
+          yield item.event;
+        }
       })(),
       malformed: malformedPayloads(args.malformed),
       onProgress: (p) => {
@@ -209,6 +242,12 @@ async function runPlatform(args: LocalArgs): Promise<void> {
       },
       signal: interrupt.signal,
     });
+    if (traffic) {
+      const t = await traffic.finish(lastEventTime);
+      say(
+        `fathom local: client scored ${t.scored} events (${t.flagged} flagged, ${t.score_failures} failed), sent ${t.labels_sent} labels (${t.label_failures} failed; ${t.labels_not_yet_known} not yet known at the replay's end)`,
+      );
+    }
     const drained = platform.poller.waitUntilIdle({ timeoutMs: DRAIN_TIMEOUT_MS });
     const outcome = await Promise.race([drained.then(() => 'drained' as const), interrupt.stopped]);
     await progress.stop();

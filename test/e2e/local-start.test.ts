@@ -1,12 +1,18 @@
 // `npm start` end to end, as a user runs it: the CLI starts the embedded platform, replays a seeded
 // workload through the real feature-transform handler, waits for the stream to drain and prints
-// its summary as the last stdout line.
+// its summary as the last stdout line. A simulated client scores events and sends labels through
+// the local API meanwhile, so all four offline tables fill as the traffic flows.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openTable, readRows } from '../../lib/adapters/iceberg';
+import { generateWorkload } from '../../lib/core/generator';
+import { EVENTS_TABLE, FEATURE_LOG_TABLE, LABELS_TABLE, PREDICTIONS_TABLE } from '../../lib/core/offline/tables';
+import { platformResources } from '../../lib/core/resources';
+import { WAREHOUSE_DIR } from '../../lib/local/stand-ins';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 let child: ChildProcess | undefined;
@@ -74,6 +80,27 @@ describe('npm start (fathom local)', () => {
     // State went where it was told, and the platform released the directory on exit.
     for (const store of ['dynamodb', 'kinesis', 'sqs']) expect(existsSync(join(dataDir, store))).toBe(true);
     expect(existsSync(join(dataDir, 'platform.lock'))).toBe(false);
+
+    // The four offline tables, as the traffic left them: every event; the stream's vectors; the
+    // client's scores, each of a replayed event; and exactly the labels known by the last event.
+    const client = /client scored (\d+) events \(\d+ flagged, 0 failed\), sent (\d+) labels \(0 failed/.exec(stderr);
+    expect(client, stderr).not.toBeNull();
+    const [scored, labelsSent] = [Number(client![1]), Number(client![2])];
+    const warehouse = { warehouse: join(dataDir, WAREHOUSE_DIR), database: platformResources().offlineStore.database };
+    const generated = [...generateWorkload({ seed: 42, events: 2000 })];
+    const ids = new Set<string>(generated.map((g) => g.event.event_id));
+    expect(new Set((await readRows(await openTable(warehouse, EVENTS_TABLE))).map((r) => r.event_id))).toEqual(ids);
+    expect((await readRows(await openTable(warehouse, FEATURE_LOG_TABLE))).length).toBeGreaterThan(0);
+    const predictions = await readRows(await openTable(warehouse, PREDICTIONS_TABLE));
+    expect(scored).toBeGreaterThan(0);
+    expect(predictions).toHaveLength(scored);
+    for (const p of predictions) expect(ids.has(p.event_id)).toBe(true);
+    const lastEvent = Math.max(...generated.map((g) => Date.parse(g.event.event_time)));
+    const known = generated.filter((g) => Date.parse(g.label_available_at) <= lastEvent);
+    expect(known.length).toBeGreaterThan(0);
+    const labels = await readRows(await openTable(warehouse, LABELS_TABLE));
+    expect(labels.length).toBe(labelsSent);
+    expect(new Set(labels.map((l) => l.event_id))).toEqual(new Set(known.map((g) => g.event.event_id)));
   }, 120_000);
 
   it('keeps running after the replay until Ctrl-C, then stops cleanly', async () => {
