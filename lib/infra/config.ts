@@ -190,6 +190,10 @@ const AlarmsSchema = z.strictObject({
    * record age, where records are dropped). @default 300
    */
   iteratorAgeSeconds: z.int().min(10).max(604_800).default(300),
+  /** Scoring latency that pages: the scoring function's p99 Duration above this, in ms, for 3 consecutive minutes (10 to 30000). @default 250 */
+  scoringP99Ms: z.int().min(10).max(30_000).default(250),
+  /** Scoring answers that may be 5xx: ServerErrors as a percentage of invocations, for 3 consecutive minutes (0.1 to 100). @default 1 */
+  scoringErrorRatePercent: z.number().min(0.1).max(100).default(1),
 });
 
 /** A route's key in the `api.routeThrottles` setting: `<METHOD> <path>`, e.g. `POST /score`. */

@@ -65,14 +65,6 @@ export function addFathomStacks(scope: Construct, config: FathomConfig, options:
     featureTransformEntry: options.featureTransformEntry,
   });
 
-  const monitoring = new MonitoringStack(scope, 'Monitoring', {
-    env,
-    stackName: stackName('monitoring'),
-    description: 'Fathom monitoring: the on-call alarm topic and the alarms of the streaming feature pipeline',
-    config,
-    featureTransform: featureStore.featureTransform,
-  });
-
   const registry = new RegistryStack(scope, 'ModelRegistry', {
     env,
     stackName: stackName('model-registry'),
@@ -88,6 +80,15 @@ export function addFathomStacks(scope: Construct, config: FathomConfig, options:
     features: featureStore,
     registry,
     scoringEntry: options.scoringEntry,
+  });
+
+  const monitoring = new MonitoringStack(scope, 'Monitoring', {
+    env,
+    stackName: stackName('monitoring'),
+    description: 'Fathom monitoring: the on-call alarm topic and the alarms of the streaming feature pipeline and of scoring',
+    config,
+    featureTransform: featureStore.featureTransform,
+    scoring: serving.scoring,
   });
 
   const offlineStore = new OfflineStoreStack(scope, 'OfflineStore', {

@@ -37,7 +37,7 @@ describe('loadConfig', () => {
       },
       features: { allowedLatenessSeconds: 300, stateTtlDays: 45 },
       onlineStore: { deletionProtection: true, removalPolicy: 'retain' },
-      alarms: { iteratorAgeSeconds: 300 },
+      alarms: { iteratorAgeSeconds: 300, scoringP99Ms: 250, scoringErrorRatePercent: 1 },
       registry: { deletionProtection: true, removalPolicy: 'retain', accessLogRetentionDays: 365 },
       scoring: { defaultModelName: 'card-fraud', modelRefreshSeconds: 30, memoryMb: 1769, timeoutSeconds: 10, provisionedConcurrency: 0, logRetentionDays: 30, logLevel: 'INFO', tracing: true },
       offlineStore: {
@@ -117,6 +117,8 @@ describe('loadConfig', () => {
     [{ alarms: { iteratorAgeSeconds: 604_801 } }, 'fathom.alarms.iteratorAgeSeconds'],
     [{ alarms: { iteratorAgeSeconds: 60.5 } }, 'fathom.alarms.iteratorAgeSeconds'],
     [{ alarms: { iteratorAgeSeconds: '300' } }, 'fathom.alarms.iteratorAgeSeconds'],
+    [{ alarms: { scoringP99Ms: 5 } }, 'fathom.alarms.scoringP99Ms'],
+    [{ alarms: { scoringErrorRatePercent: 0 } }, 'fathom.alarms.scoringErrorRatePercent'],
     [{ alarms: { iteratorAge: 300 } }, 'fathom.alarms.iteratorAge'],
     [{ onlineStore: { removalPolicy: 'snapshot' } }, 'fathom.onlineStore.removalPolicy'],
     [{ onlineStore: { deletionProtection: 'yes' } }, 'fathom.onlineStore.deletionProtection'],
@@ -174,7 +176,7 @@ describe('loadConfig', () => {
   });
 
   it('accepts the alarm settings and keeps an unset e-mail unset', () => {
-    expect(loadConfig({ alarms: { email: 'oncall@example.com', iteratorAgeSeconds: 60 } }).alarms).toEqual({ email: 'oncall@example.com', iteratorAgeSeconds: 60 });
+    expect(loadConfig({ alarms: { email: 'oncall@example.com', iteratorAgeSeconds: 60 } }).alarms).toEqual({ email: 'oncall@example.com', iteratorAgeSeconds: 60, scoringP99Ms: 250, scoringErrorRatePercent: 1 });
     expect(loadConfig({ alarms: {} }).alarms).not.toHaveProperty('email');
   });
 

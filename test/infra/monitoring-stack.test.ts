@@ -95,7 +95,7 @@ describe('MonitoringStack: alarm topic', () => {
 });
 
 describe('MonitoringStack: feature pipeline alarms', () => {
-  const alarms = alarmProperties(template);
+  const alarms = alarmProperties(template).filter((a) => a.AlarmName.startsWith('fathom-feature-transform-'));
 
   it('are the five exposed alarms, each sending ALARM and OK to the topic and nothing else', () => {
     expect(Object.keys(monitoring.alarms).sort()).toEqual(['deadLetters', 'errors', 'failedRecords', 'iteratorAge', 'throttles']);
@@ -195,9 +195,70 @@ describe('MonitoringStack: feature pipeline alarms', () => {
     expect(handler).toContain("addMetric('FailedRecords'");
   });
 
-  it('is in its own stack, which depends on the feature store', () => {
+  it('is in its own stack, which depends on the feature store and serving', () => {
     expect(monitoring.stackName).toBe('fathom-monitoring');
     expect(monitoring.dependencies).toContain(featureStore);
+    expect(monitoring.dependencies).toContain(stacks.serving);
+  });
+});
+
+describe('MonitoringStack: scoring alarms', () => {
+  const servingTemplate = Template.fromStack(stacks.serving);
+  const scoring = stacks.serving.scoring;
+  const alarms = alarmProperties(template).filter((a) => a.AlarmName.startsWith('fathom-scoring-'));
+  const aliasDimension = crossStackRef(stacks.serving, servingTemplate, scoring.alias.functionArn);
+  const emf = (metricName: string) => ({ Namespace: 'Fathom', MetricName: metricName, Dimensions: [{ Name: 'service', Value: 'scoring' }], Statistic: 'Sum' });
+
+  it('are the five exposed alarms, each with a runbook line, sending ALARM and OK to the topic', () => {
+    expect(Object.keys(monitoring.scoringAlarms ?? {}).sort()).toEqual(['latency', 'modelLoadFailures', 'predictionsNotLogged', 'serverErrors', 'throttles']);
+    expect(alarms).toHaveLength(5);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions, alarm.AlarmName).toEqual([topicRef]);
+      expect(alarm.OKActions, alarm.AlarmName).toEqual([topicRef]);
+      expect(alarm.AlarmDescription, alarm.AlarmName).toContain('Runbook:');
+      expect(alarm.AlarmDescription.length, alarm.AlarmName).toBeLessThanOrEqual(1024);
+    }
+  });
+
+  it('pages on 5xx above 1% of invocations in 3 of 3 minutes, an idle endpoint counting as healthy', () => {
+    const [alarm] = Object.values(template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: 'fathom-scoring-server-errors' } })) as {
+      Properties: { Metrics: { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string } } }[]; Threshold: number; EvaluationPeriods: number; DatapointsToAlarm: number; TreatMissingData: string };
+    }[];
+    const p = alarm!.Properties;
+    expect(p).toMatchObject({ Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 3, TreatMissingData: 'notBreaching' });
+    expect(p.Metrics.find((m) => m.Expression)?.Expression).toBe('IF(invocations > 0, 100 * errors / invocations, 0)');
+    const byId = new Map(p.Metrics.map((m) => [m.Id, m.MetricStat?.Metric]));
+    expect(byId.get('errors')).toMatchObject({ Namespace: 'Fathom', MetricName: 'ServerErrors' });
+    expect(byId.get('invocations')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Invocations' });
+  });
+
+  it('pages on p99 Duration of the live alias above 250 ms in 3 of 3 minutes', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'fathom-scoring-latency-p99',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      ExtendedStatistic: 'p99',
+      Dimensions: Match.arrayWith([{ Name: 'Resource', Value: Match.anyValue() }]),
+      Threshold: 250,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'ignore',
+    });
+    expect(aliasDimension).toBeDefined();
+  });
+
+  it.each([
+    ['fathom-scoring-model-load-failures', 'ModelLoadFailures'],
+    ['fathom-scoring-predictions-not-logged', 'PredictionsNotLogged'],
+  ])('%s pages on the first %s the handler counts', (alarmName, metricName) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: alarmName, ...emf(metricName), Period: 300, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' });
+  });
+
+  it('watches metric names the scoring handler publishes, under its namespace and service', () => {
+    const handler = readFileSync(join(REPO_ROOT, 'lambdas', 'scoring', 'handler.ts'), 'utf8');
+    const metrics = /new Metrics\(\{\s*namespace:\s*'([^']+)',\s*serviceName:\s*'([^']+)'/.exec(handler);
+    expect(metrics?.slice(1)).toEqual([scoring.metricsNamespace, scoring.serviceName]);
+    for (const name of ['ServerErrors', 'ModelLoadFailures', 'PredictionsNotLogged']) expect(handler).toContain(`addMetric('${name}'`);
   });
 });
 
@@ -222,7 +283,7 @@ describe('MonitoringStack: configuration', () => {
   it('names the topic, the key alias and the alarms with the prefix, and admits only alarms so named', () => {
     t.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'acme-alarms' });
     t.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/acme-alarms' });
-    for (const alarm of alarmProperties(t)) expect(alarm.AlarmName).toMatch(/^acme-feature-transform-/);
+    for (const alarm of alarmProperties(t)) expect(alarm.AlarmName).toMatch(/^acme-(feature-transform|scoring)-/);
     const policy = JSON.stringify(t.findResources('AWS::SNS::TopicPolicy'));
     expect(policy).toContain(':alarm:acme-*');
     expect(policy).not.toContain(':alarm:fathom-');
@@ -233,5 +294,11 @@ describe('MonitoringStack: configuration', () => {
     expect(byName.get('acme-feature-transform-iterator-age')).toContain('more than 120 s old');
     expect(byName.get('acme-feature-transform-iterator-age')).toContain('expire from the stream after 24 h');
     expect(byName.get('acme-feature-transform-failed-records')).toContain('until the records expire');
+  });
+
+  it('takes the scoring thresholds from alarms.scoringP99Ms and alarms.scoringErrorRatePercent', () => {
+    const tuned = Template.fromStack(buildFathomApp({ alarms: { scoringP99Ms: 80, scoringErrorRatePercent: 0.5 } }).stacks.monitoring);
+    tuned.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'fathom-scoring-latency-p99', Threshold: 80 });
+    tuned.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'fathom-scoring-server-errors', Threshold: 0.5 });
   });
 });

@@ -209,6 +209,10 @@ export class ScoringFunction extends Construct {
     return this.alias.metricErrors({ statistic: 'Sum', ...props });
   }
 
+  metricInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.alias.metricInvocations({ statistic: 'Sum', ...props });
+  }
+
   metricThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.alias.metricThrottles({ statistic: 'Sum', ...props });
   }
@@ -216,7 +220,8 @@ export class ScoringFunction extends Construct {
   /**
    * The handler's own EMF metrics, published with one dimension, `service`: e.g. `ScoreLatency`
    * (ms, the scoring path without Lambda's overhead), `ServerErrors`, `ModelLoadFailures` (a
-   * promoted version that failed verification or loading and is not served), `ModelSwaps`.
+   * promoted version that failed verification or loading and is not served), `ModelSwaps`,
+   * `PredictionsNotLogged` (answers whose `predictions` row Firehose refused; each is in the log).
    */
   metricHandler(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({ namespace: this.metricsNamespace, metricName, dimensionsMap: { service: this.serviceName }, statistic: 'Sum', ...props });

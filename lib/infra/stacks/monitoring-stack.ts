@@ -1,4 +1,5 @@
-// Monitoring: the on-call alarm topic and the alarms of the streaming feature pipeline. Every
+// Monitoring: the on-call alarm topic, the alarms of the streaming feature pipeline and those of
+// real-time scoring. Every
 // alarm sends both its ALARM and its OK transition to the topic, so whoever was paged also
 // learns when the condition has cleared.
 import type { StackProps } from 'aws-cdk-lib';
@@ -13,10 +14,16 @@ import type { Construct } from 'constructs';
 import type { FathomConfig } from '../config';
 import { DEFAULT_CONFIG } from '../config';
 import type { FeatureTransform } from '../constructs/feature-transform';
+import type { ScoringFunction } from '../constructs/scoring-function';
 
 export interface MonitoringStackProps extends StackProps {
   /** The streaming feature pipeline to watch (FeatureStoreStack.featureTransform). */
   readonly featureTransform: FeatureTransform;
+  /**
+   * The real-time scoring function to watch (ServingStack.scoring).
+   * @default - no scoring alarms
+   */
+  readonly scoring?: ScoringFunction;
   /**
    * Deployment settings (prefix, alarm settings, and the pipeline settings the runbook lines quote).
    * @default DEFAULT_CONFIG
@@ -38,6 +45,20 @@ export interface FeaturePipelineAlarms {
   readonly failedRecords: cloudwatch.Alarm;
 }
 
+/** The alarms of real-time scoring. */
+export interface ScoringAlarms {
+  /** 5xx answers (ServerErrors) above `alarms.scoringErrorRatePercent` of invocations, 3 of 3 minutes. */
+  readonly serverErrors: cloudwatch.Alarm;
+  /** p99 Duration above `alarms.scoringP99Ms`, 3 of 3 minutes. */
+  readonly latency: cloudwatch.Alarm;
+  /** Any throttled invocation in 5 minutes: clients got errors. */
+  readonly throttles: cloudwatch.Alarm;
+  /** A promoted version that is not being served (verification or load failed). */
+  readonly modelLoadFailures: cloudwatch.Alarm;
+  /** Answers whose `predictions` row did not reach the offline store. */
+  readonly predictionsNotLogged: cloudwatch.Alarm;
+}
+
 export class MonitoringStack extends Stack {
   /** Where every alarm of the platform sends its ALARM and OK notifications. */
   readonly topic: sns.Topic;
@@ -46,6 +67,8 @@ export class MonitoringStack extends Stack {
   /** The subscription of `alarms.email`, when one is configured. */
   readonly emailSubscription?: sns.Subscription;
   readonly alarms: FeaturePipelineAlarms;
+  /** Present when `scoring` was given. */
+  readonly scoringAlarms?: ScoringAlarms;
   /** Alarm names start with this (`<prefix>-`); the topic accepts CloudWatch alarms named so, and no other. */
   readonly alarmNamePrefix: string;
 
@@ -107,8 +130,9 @@ export class MonitoringStack extends Stack {
     }
 
     this.alarms = this.featurePipelineAlarms(ft, config);
+    if (props.scoring) this.scoringAlarms = this.scoringFunctionAlarms(props.scoring, config);
     const action = new actions.SnsAction(this.topic);
-    for (const alarm of Object.values(this.alarms) as cloudwatch.Alarm[]) {
+    for (const alarm of [...Object.values(this.alarms), ...Object.values(this.scoringAlarms ?? {})] as cloudwatch.Alarm[]) {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
@@ -193,6 +217,79 @@ export class MonitoringStack extends Stack {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 3,
         datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    };
+  }
+  private scoringFunctionAlarms(scoring: ScoringFunction, config: FathomConfig): ScoringAlarms {
+    const name = (what: string) => `${this.alarmNamePrefix}scoring-${what}`;
+    const minute = Duration.minutes(1);
+    const p99 = config.alarms.scoringP99Ms;
+    const rate = config.alarms.scoringErrorRatePercent;
+    const logs = `the ${scoring.serviceName} function's log group`;
+    return {
+      // A rate, not a count: a busy endpoint can carry a few transient 5xx a minute. With no
+      // invocation the expression is 0 (IF), so an idle endpoint is healthy, not missing.
+      serverErrors: new cloudwatch.MathExpression({
+        expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+        usingMetrics: { errors: scoring.metricHandler('ServerErrors', { period: minute }), invocations: scoring.metricInvocations({ period: minute }) },
+        period: minute,
+        label: 'ServerErrors % of invocations',
+      }).createAlarm(this, 'ScoringServerErrorsAlarm', {
+        alarmName: name('server-errors'),
+        alarmDescription:
+          `More than ${rate}% of score requests answered 5xx in each of the last 3 minutes: the online store, the registry or the model could not serve them. ` +
+          `Runbook: find "request failed" in ${logs} for the cause; a 503 "no verified model" after a promotion calls for a rollback (npx fathom models rollback --aws).`,
+        threshold: rate,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+
+      latency: scoring.metricDuration({ period: minute }).createAlarm(this, 'ScoringLatencyAlarm', {
+        alarmName: name('latency-p99'),
+        alarmDescription:
+          `Scoring p99 Duration above ${p99} ms in each of the last 3 minutes. ` +
+          `Runbook: compare the handler's ScoreLatency with Duration (the gap is the predictions log and init); a rise after a promotion points at a larger model: raise scoring.memoryMb or roll back.`,
+        threshold: p99,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        // No invocations, no latency to judge: keep the current state.
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+      }),
+
+      throttles: scoring.metricThrottles({ period: Duration.minutes(5) }).createAlarm(this, 'ScoringThrottlesAlarm', {
+        alarmName: name('throttles'),
+        alarmDescription:
+          `Lambda throttled score requests: the function's concurrency (scoring.reservedConcurrency, or the account's) is used up and clients got errors. ` +
+          `Runbook: compare ConcurrentExecutions with the reservation; raise scoring.reservedConcurrency or provisionedConcurrency.`,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+
+      modelLoadFailures: scoring.metricHandler('ModelLoadFailures', { period: Duration.minutes(5) }).createAlarm(this, 'ScoringModelLoadFailuresAlarm', {
+        alarmName: name('model-load-failures'),
+        alarmDescription:
+          `A model version could not be verified or loaded, so it is not served (the previous version keeps answering, if there was one). ` +
+          `Runbook: find "model version refused" in ${logs}: a signature failure means the package changed after signing (investigate); an incompatible feature set means the wrong version was promoted (roll back).`,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+
+      predictionsNotLogged: scoring.metricHandler('PredictionsNotLogged', { period: Duration.minutes(5) }).createAlarm(this, 'ScoringPredictionsNotLoggedAlarm', {
+        alarmName: name('predictions-not-logged'),
+        alarmDescription:
+          `Score answers went out whose predictions row Firehose refused, so the offline predictions table is missing them (drift and accuracy monitoring read it). ` +
+          `Runbook: each row is in ${logs} ("prediction not logged", field row); check the predictions delivery stream's throttling, then put the rows again (aws firehose put-record-batch).`,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     };
