@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: () => Promise<(argv: str
   models: { summary: 'the model registry: list, show, register, promote, roll back (local, or --aws)', load: async () => (await import('../lib/cli/models')).runModels },
   token: { summary: 'print an access token for the local API, signed by the local issuer', load: async () => (await import('../lib/cli/token')).runToken },
   'training-set': { summary: 'build a point-in-time training set from the offline store (Parquet splits + manifest)', load: async () => (await import('../lib/cli/training-set')).runTrainingSet },
+  offline: { summary: 'the local offline store: list snapshots, compact small files, expire old snapshots', load: async () => (await import('../lib/cli/offline')).runOffline },
   backfill: { summary: 'recompute feature_log for a date range from the events table (batch driver)', load: async () => (await import('../lib/cli/backfill')).runBackfill },
 };
 
