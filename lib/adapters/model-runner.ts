@@ -83,6 +83,8 @@ export class OnnxLoadedModel implements LoadedModel {
   private warmupMs = 0;
   private readonly inputName: string;
   private readonly outputName: string;
+  /** The one output every run fetches; onnxruntime only reads the list, so one serves every call. */
+  private readonly fetches: readonly string[];
   /** The ensemble compiled for reason codes once, at load; undefined for a model Fathom did not export. */
   private readonly walker: ContributionWalker | undefined;
 
@@ -95,6 +97,7 @@ export class OnnxLoadedModel implements LoadedModel {
     this.featureCount = manifest.features.length;
     this.inputName = manifest.input.name;
     this.outputName = manifest.output.name;
+    this.fetches = [this.outputName];
     this.resource = `model:${manifest.name}@${manifest.version}`;
     this.walker = ensemble ? new ContributionWalker(ensemble) : undefined;
   }
@@ -119,7 +122,7 @@ export class OnnxLoadedModel implements LoadedModel {
     }
     if (count === 0) return new Float32Array(0);
     const input = new ort.Tensor('float32', rows, [count, this.featureCount]);
-    const out = await this.session.run({ [this.inputName]: input }, [this.outputName]);
+    const out = await this.session.run({ [this.inputName]: input }, this.fetches);
     const data = out[this.outputName]?.data;
     if (!(data instanceof Float32Array) || data.length !== count) {
       throw new ResourceError(`${this.resource}: output ${this.outputName} is not ${count} float32 scores`, this.resource, false);

@@ -5,7 +5,11 @@
 // that headline: the path over card states as the stream leaves them (their newest events still in
 // the reorder buffer, as the online store holds them; the headline's states are flushed), and the
 // bare run cycling through the requests' own rows (a different row each time takes onnxruntime down
-// different tree paths and costs it more than one row again and again). (2) Batched scoring,
+// different tree paths and costs it more than one row again and again). Where the path's time
+// goes is reported twice: each step alone in a loop, and the same steps timed inside the path
+// (a second service over timing wrappers of the model runtime, the scorer's features and the
+// store): inside the path each step runs with the caches the other steps left, and costs more
+// than alone. (2) Batched scoring,
 // rows/s, beside a bare batched `session.run`. The model is trained here on the reference workload
 // and exported by the project's own exporter, so its size is a real model's.
 import { performance } from 'node:perf_hooks';
@@ -15,9 +19,10 @@ import { ModelCache } from '../../lib/adapters/scoring/model-cache';
 import { ScoringService } from '../../lib/adapters/scoring/service';
 import { FeatureEngine, IncrementalDriver, referenceFeatureSet, serializeCard, serializeMerchant } from '../../lib/core/features';
 import type { Manifest, ModelName, ModelVersion } from '../../lib/core/models/manifest';
-import type { ModelVersionRecord, RegistryReader, VerifiedPackage } from '../../lib/core/models/ports';
+import type { LoadedModel, ModelRuntime, ModelVersionRecord, RegistryReader, VerifiedPackage } from '../../lib/core/models/ports';
 import type { StoredEntity } from '../../lib/core/pipeline/ports';
-import { assertServable, entityKeysFor, ModelRouter, parseScoreBody, Scorer, type ScoreInput } from '../../lib/core/scoring';
+import { assertServable, entityKeysFor, ModelRouter, parseScoreBody, Scorer, type EntityItems, type FeatureRow, type ScoreInput } from '../../lib/core/scoring';
+import type { TimedEvent } from '../../lib/core/schemas/event';
 import { topReasons } from '../../lib/core/models/contributions';
 import { manifestOf, trainScoringModel } from '../support/scoring-model';
 
@@ -51,6 +56,76 @@ class MemoryStore {
       const item = this.items.get(pk);
       if (item) out.set(pk, item);
     }
+    return out;
+  }
+}
+
+/** Per request, the time each timed step took inside the path (ms); the service's own share is the rest. */
+class InPathTimes {
+  store = 0;
+  features = 0;
+  session = 0;
+  contributions = 0;
+  reset(): void {
+    this.store = this.features = this.session = this.contributions = 0;
+  }
+}
+
+/** The runtime's models, each call timed into `times`: onnxruntime (its hop through the event loop included) and the contributions walk. */
+class TimedRuntime implements ModelRuntime {
+  constructor(
+    private readonly inner: ModelRuntime,
+    private readonly times: InPathTimes,
+  ) {}
+  async load(pkg: VerifiedPackage): Promise<LoadedModel> {
+    const model = await this.inner.load(pkg);
+    const times = this.times;
+    return {
+      featureCount: model.featureCount,
+      async score(rows, count) {
+        const t = performance.now();
+        const out = await model.score(rows, count);
+        times.session += performance.now() - t;
+        return out;
+      },
+      contributions(row) {
+        const t = performance.now();
+        const out = model.contributions(row);
+        times.contributions += performance.now() - t;
+        return out;
+      },
+      release: () => model.release(),
+    };
+  }
+}
+
+/** The scorer with its features step (state deserialisation and the engine's f(S, e)) timed. */
+class TimedScorer extends Scorer {
+  constructor(
+    engine: FeatureEngine,
+    private readonly times: InPathTimes,
+  ) {
+    super(engine);
+  }
+  override features(event: TimedEvent, items: EntityItems): FeatureRow {
+    const t = performance.now();
+    const row = super.features(event, items);
+    this.times.features += performance.now() - t;
+    return row;
+  }
+}
+
+class TimedStore extends MemoryStore {
+  constructor(
+    items: ReadonlyMap<string, StoredEntity>,
+    private readonly times: InPathTimes,
+  ) {
+    super(items);
+  }
+  override getMany(pks: readonly string[]): Promise<Map<string, StoredEntity>> {
+    const t = performance.now();
+    const out = super.getMany(pks);
+    this.times.store += performance.now() - t;
     return out;
   }
 }
@@ -113,6 +188,14 @@ export async function run(opts: Record<string, string | undefined>) {
   const service = new ScoringService({ scorer, models: cache, store, defaultModel: MODEL });
   const streamService = new ScoringService({ scorer, models: cache, store: new MemoryStore(streamItems), defaultModel: MODEL });
   const bare = await ort.InferenceSession.create(model.onnx, sessionOptions);
+  // The same path over timing wrappers, with its own cache (a second session of the same model).
+  const times = new InPathTimes();
+  const timedCache = new ModelCache({
+    registry: new OnePackageRegistry({ manifest, onnx: model.onnx }),
+    router: new ModelRouter({ cpu: new TimedRuntime(new OnnxModelRuntime(), times) }),
+    accept: (m) => assertServable(m, engine),
+  });
+  const timedService = new ScoringService({ scorer: new TimedScorer(engine, times), models: timedCache, store: new TimedStore(items, times), defaultModel: MODEL });
 
   // The same row for the bare run: the first request's vector.
   const first = parseScoreBody(bodies[0]);
@@ -149,6 +232,22 @@ export async function run(opts: Record<string, string | undefined>) {
     const out = await bare.run(requestFeeds[i % requestFeeds.length]!);
     sink += (out['score']!.data as Float32Array)[0]!;
   };
+  const inPath = { store: [] as number[], features: [] as number[], session: [] as number[], contributions: [] as number[], rest: [] as number[] };
+  let recording = false;
+  const timedPath = async (i: number) => {
+    times.reset();
+    const t = performance.now();
+    const answer = await timedService.score(bodies[i % bodies.length], `req-${i}`);
+    sink += JSON.stringify(answer).length;
+    const total = performance.now() - t;
+    if (!recording) return;
+    inPath.store.push(times.store);
+    inPath.features.push(times.features);
+    inPath.session.push(times.session);
+    inPath.contributions.push(times.contributions);
+    // Parsing the body, the lease, topReasons, the answer and its JSON, and the awaits between them.
+    inPath.rest.push(total - times.store - times.features - times.session - times.contributions);
+  };
 
   log('warming up');
   for (let i = 0; i < 2000; i++) {
@@ -156,10 +255,12 @@ export async function run(opts: Record<string, string | undefined>) {
     await bareRun();
     await streamPath(i);
     await bareRequestRow(i);
+    await timedPath(i);
   }
+  recording = true;
 
   log(`timing ${requests} requests and ${requests} bare runs of each kind, interleaved in blocks of 500`);
-  const timed: { fn: (i: number) => Promise<void>; ms: number[] }[] = [bareRun, path, bareRequestRow, streamPath].map((fn) => ({ fn, ms: [] }));
+  const timed: { fn: (i: number) => Promise<void>; ms: number[] }[] = [bareRun, path, bareRequestRow, streamPath, timedPath].map((fn) => ({ fn, ms: [] }));
   for (let done = 0; done < requests; done += 500) {
     for (const { fn, ms } of timed) {
       for (let i = 0; i < 500; i++) {
@@ -169,7 +270,8 @@ export async function run(opts: Record<string, string | undefined>) {
       }
     }
   }
-  const [bareStats, pathStats, bareRowsStats, streamStats] = timed.map(({ ms }) => summary(ms)) as [Stats, Stats, Stats, Stats];
+  const [bareStats, pathStats, bareRowsStats, streamStats, timedStats] = timed.map(({ ms }) => summary(ms)) as [Stats, Stats, Stats, Stats, Stats];
+  const inPathP50 = Object.fromEntries(Object.entries(inPath).map(([step, ms]) => [`${step}_us`, summary(ms).p50_us]));
 
   // Where the path's time goes: each step alone over the same bodies, every call timed, the p50
   // reported (the mean of a loop is dominated by GC pauses and, on a shared machine, neighbours).
@@ -242,6 +344,7 @@ export async function run(opts: Record<string, string | undefined>) {
   lease.release();
   await bare.release();
   await cache.close();
+  await timedCache.close();
 
   const result = {
     model: { trees: model.ensemble.trees.length, max_depth: 6, features: row.length, onnx_bytes: model.onnx.length },
@@ -258,6 +361,9 @@ export async function run(opts: Record<string, string | undefined>) {
       // The bare run over the requests' own rows, one after another, rather than one row again and again.
       bare_session_run_request_rows: { ...bareRowsStats, scoring_path_p50_ratio: ratio(pathStats.p50_us, bareRowsStats.p50_us) },
       breakdown_p50_us: steps,
+      // The same steps timed inside the path (the timed service's own p50 beside them); `rest_us` is
+      // the body's parse, the lease, topReasons, the answer and its JSON, and the awaits between.
+      in_path_p50_us: { path_us: timedStats.p50_us, ...inPathP50 },
     },
     batched: {
       rows: batch,

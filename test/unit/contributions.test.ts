@@ -84,6 +84,31 @@ describe('contributions (Saabas path attribution)', () => {
     }
   });
 
+  it('compiled walker: a tree that is a single leaf credits nothing, and a split may have a leaf on either side', () => {
+    const leafOnly = { feature: [-1], threshold: [0], left: [-1], right: [-1], missingLeft: [0 as const], value: [0.75], cover: [4] };
+    // Node 0 splits on f1 with a leaf on its right; its left child, numbered after the leaves, splits on f0.
+    const lopsided = {
+      feature: [1, -1, -1, 0, -1],
+      threshold: [3, 0, 0, 1, 0],
+      left: [3, -1, -1, 4, -1],
+      right: [1, -1, -1, 2, -1],
+      missingLeft: [1, 0, 0, 0, 0] as (0 | 1)[],
+      value: [0.1, 0.4, -0.3, -0.2, -0.1],
+      cover: [5, 2, 1, 3, 2],
+    };
+    const ensemble: TreeEnsemble = { featureCount: 3, baseMargin: 0, trees: [leafOnly, lopsided, leafOnly] };
+    const walker = new ContributionWalker(ensemble);
+    for (const row of [[0, 0, 0], [2, 0, 0], [0, 5, 0], [NaN, NaN, 0], [NaN, 7, 1]]) {
+      expect(Array.from(walker.contributions(row))).toEqual(Array.from(plainWalk(ensemble, row)));
+    }
+  });
+
+  it('compiled walker: refuses trees whose nodes do not form a tree, rather than looping', () => {
+    const cyclic = { feature: [0, 1], threshold: [1, 2], left: [1, -1], right: [-1, 0], missingLeft: [0 as const, 0 as const], value: [0, 0], cover: [1, 1] };
+    const shared = { feature: [0, 1, -1, -1], threshold: [1, 2, 0, 0], left: [1, 2, -1, -1], right: [1, 3, -1, -1], missingLeft: [0 as const, 0 as const, 0 as const, 0 as const], value: [0, 0, 0, 0], cover: [1, 1, 1, 1] };
+    for (const tree of [cyclic, shared]) expect(() => new ContributionWalker({ featureCount: 2, baseMargin: 0, trees: [tree] })).toThrow(ValidationError);
+  });
+
   it('compiled walker: answers never alias one another', () => {
     const walker = new ContributionWalker(model);
     const a = walker.contributions(Float32Array.of(2, 5, 0));

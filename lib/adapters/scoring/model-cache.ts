@@ -59,7 +59,32 @@ class Slot {
   constructor(
     readonly manifest: Manifest,
     readonly model: LoadedModel,
+    /** Releases the model; called once, when the slot is retired and its last lease returned. */
+    readonly free: () => void,
   ) {}
+}
+
+/**
+ * One request's hold on a slot. A class rather than an object literal with a release closure: one
+ * is made per request, and a method on the prototype allocates nothing per lease.
+ */
+class Lease implements ModelLease {
+  readonly manifest: Manifest;
+  readonly model: LoadedModel;
+  private returned = false;
+
+  constructor(private readonly slot: Slot) {
+    this.manifest = slot.manifest;
+    this.model = slot.model;
+  }
+
+  release(): void {
+    if (this.returned) return;
+    this.returned = true;
+    const slot = this.slot;
+    slot.inFlight--;
+    if (slot.retired && slot.inFlight === 0) slot.free();
+  }
 }
 
 interface Entry {
@@ -93,15 +118,26 @@ export class ModelCache {
    *   or a retryable ResourceError when the cold load fails.
    */
   async acquire(name: ModelName): Promise<ModelLease> {
+    const loaded = this.leaseLoaded(name);
+    if (loaded) return loaded;
     const entry = this.entry(name);
-    if (entry.current) {
-      this.maybeCheck(name, entry);
-      return this.lease(name, entry.current);
-    }
     await this.coldLoad(name, entry);
     // Read `current` again after the wait: it is the newest loaded version, and leasing it in the
     // same synchronous step means no swap can release it in between.
-    return this.lease(name, entry.current!);
+    return this.lease(entry.current!);
+  }
+
+  /**
+   * `acquire` on a warm instance, without the promise: the current version of `name`, leased, or
+   * undefined when nothing of `name` is loaded yet (`acquire` then loads it). For the per-request
+   * path: awaiting a lease that is already there costs it a turn of the microtask queue.
+   * @throws ModelUnavailableError once the cache is closed.
+   */
+  leaseLoaded(name: ModelName): ModelLease | undefined {
+    const entry = this.entry(name);
+    if (!entry.current) return undefined;
+    this.maybeCheck(name, entry);
+    return this.lease(entry.current);
   }
 
   /** The version `name` is served with now, if any; no check, no load. */
@@ -118,8 +154,8 @@ export class ModelCache {
   async close(): Promise<void> {
     this.closed = true;
     await this.settled();
-    for (const [name, entry] of this.entries) {
-      if (entry.current) this.retire(name, entry.current);
+    for (const entry of this.entries.values()) {
+      if (entry.current) this.retire(entry.current);
       entry.current = undefined;
     }
     await this.settled();
@@ -165,7 +201,7 @@ export class ModelCache {
       if (version === undefined) throw new ModelNotFoundError(name);
       const slot = await this.load(name, version, true);
       if (this.closed) {
-        this.retire(name, slot);
+        this.retire(slot);
         throw new ModelUnavailableError(name, version, new Error('the model cache is closed'));
       }
       entry.current = slot;
@@ -228,12 +264,12 @@ export class ModelCache {
     }
     const old = entry.current;
     if (this.closed || !old) {
-      this.retire(name, slot);
+      this.retire(slot);
       return;
     }
     entry.current = slot;
     this.emit({ type: 'swapped', name, from: old.manifest.version, to: version });
-    this.retire(name, old);
+    this.retire(old);
   }
 
   /** Fetch, verify, check, load and warm up: the slot returned is ready to serve. */
@@ -252,27 +288,18 @@ export class ModelCache {
       throw new ModelIncompatibleError(`model ${name} version ${version} takes ${model.featureCount} inputs, its manifest lists ${manifest.features.length} features`, 'manifest.features');
     }
     this.emit({ type: 'loaded', name, version, cold, ms: this.now() - started });
-    return new Slot(manifest, model);
+    const slot: Slot = new Slot(manifest, model, () => this.free(name, slot));
+    return slot;
   }
 
-  private lease(name: ModelName, slot: Slot): ModelLease {
+  private lease(slot: Slot): ModelLease {
     slot.inFlight++;
-    let returned = false;
-    return {
-      manifest: slot.manifest,
-      model: slot.model,
-      release: () => {
-        if (returned) return;
-        returned = true;
-        slot.inFlight--;
-        if (slot.retired && slot.inFlight === 0) this.free(name, slot);
-      },
-    };
+    return new Lease(slot);
   }
 
-  private retire(name: ModelName, slot: Slot): void {
+  private retire(slot: Slot): void {
     slot.retired = true;
-    if (slot.inFlight === 0) this.free(name, slot);
+    if (slot.inFlight === 0) slot.free();
   }
 
   private free(name: ModelName, slot: Slot): void {

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { ModelNameSchema, type ModelName } from '../models/manifest';
-import { EventSchema, toValidationError, type ParseResult, type TimedEvent } from '../schemas/event';
+import { EventSchema, toValidationError, type Event, type ParseResult, type TimedEvent } from '../schemas/event';
 
 export const ScoreRequestSchema = z.strictObject({
   /** The model to score with; the function's default model when absent. */
@@ -20,7 +20,11 @@ export interface ScoreRequest {
 export function parseScoreRequest(input: unknown): ParseResult<ScoreRequest> {
   const r = ScoreRequestSchema.safeParse(input);
   if (!r.success) return { ok: false, error: toValidationError(r.error) };
-  const event: TimedEvent = { ...r.data.event, ts: Date.parse(r.data.event.event_time) };
+  // The event time joins the event zod just built for this call (a fresh object, owned here)
+  // rather than a copy of it: spreading its ten fields was a measurable share of the parse.
+  // The cast holds from the next line on.
+  const event = r.data.event as Event & { ts: number };
+  event.ts = Date.parse(event.event_time);
   return { ok: true, value: r.data.model === undefined ? { event } : { model: r.data.model, event } };
 }
 

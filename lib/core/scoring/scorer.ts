@@ -106,8 +106,21 @@ export class Scorer {
   }
 
   async score(input: ScoreInput, served: ServedModel): Promise<ScoreResponse> {
-    const [scored] = await this.scoreDetailed([input], served);
-    return scored!.answer;
+    return (await this.scoreOne(input, served)).answer;
+  }
+
+  /**
+   * One request, with the vector it was scored from: `scoreDetailed([input])`'s answer without the
+   * per-batch arrays, for the one-event-per-call scoring path where they are a measurable share.
+   */
+  async scoreOne(input: ScoreInput, served: ServedModel): Promise<ScoredRequest> {
+    const { manifest, model } = served;
+    const row = this.features(input.event, input.items);
+    const x = new Float32Array(manifest.features.length);
+    x.set(row.values);
+    const scores = await model.score(x, 1);
+    const answer = this.answer(input.requestId, served, scores[0]!, row, x);
+    return { answer, features: row.values };
   }
 
   /** Many requests in one model call: the same answers as `score` one by one, at batch throughput. */
@@ -117,28 +130,27 @@ export class Scorer {
 
   /** `scoreBatch`, with the feature vector each answer was computed from (what `predictions` logs). */
   async scoreDetailed(inputs: readonly ScoreInput[], served: ServedModel): Promise<ScoredRequest[]> {
-    const { manifest, model } = served;
-    const width = manifest.features.length;
+    const width = served.manifest.features.length;
     const rows = inputs.map((input) => this.features(input.event, input.items));
     const matrix = new Float32Array(rows.length * width);
     rows.forEach((row, r) => matrix.set(row.values, r * width));
-    const scores = await model.score(matrix, rows.length);
-    const modelRef = { name: manifest.name, version: manifest.version, tier: manifest.tier };
-    return rows.map((row, r) => {
-      const score = scores[r]!;
-      const answer: ScoreResponse = {
-        request_id: inputs[r]!.requestId,
-        model: modelRef,
-        score,
-        flagged: score >= manifest.threshold,
-        threshold: manifest.threshold,
-        reasons: this.reasons(model, manifest.features, row.values, matrix.subarray(r * width, (r + 1) * width)),
-        entity_state_age_seconds: row.stateAgeSeconds,
-        cold_start: row.coldStart,
-        feature_set: manifest.feature_set,
-      };
-      return { answer, features: row.values };
-    });
+    const scores = await served.model.score(matrix, rows.length);
+    return rows.map((row, r) => ({ answer: this.answer(inputs[r]!.requestId, served, scores[r]!, row, matrix.subarray(r * width, (r + 1) * width)), features: row.values }));
+  }
+
+  /** The answer to one request from its score; `x` is the float32 row the model scored. */
+  private answer(requestId: string, { manifest, model }: ServedModel, score: number, row: FeatureRow, x: Float32Array): ScoreResponse {
+    return {
+      request_id: requestId,
+      model: { name: manifest.name, version: manifest.version, tier: manifest.tier },
+      score,
+      flagged: score >= manifest.threshold,
+      threshold: manifest.threshold,
+      reasons: this.reasons(model, manifest.features, row.values, x),
+      entity_state_age_seconds: row.stateAgeSeconds,
+      cold_start: row.coldStart,
+      feature_set: manifest.feature_set,
+    };
   }
 
   private reasons(model: LoadedModel, names: readonly string[], values: readonly number[], row: Float32Array): Reason[] {

@@ -251,6 +251,40 @@ describe('ModelCache: hot swap', () => {
   });
 });
 
+describe('ModelCache: leaseLoaded, the warm path without a promise', () => {
+  it('leases nothing and loads nothing before the cold load, then what acquire leases', async () => {
+    expect(cache.leaseLoaded(NAME)).toBeUndefined();
+    expect(registry.pointerReads).toBe(0);
+    expect(runtime.loads).toEqual([]);
+    (await cache.acquire(NAME)).release();
+    const lease = cache.leaseLoaded(NAME)!;
+    expect(lease.manifest.version).toBe('1');
+    expect(lease.model).toBe(runtime.models.get('1'));
+    lease.release();
+  });
+
+  it('starts the production check as acquire does, and a leased model outlives its swap', async () => {
+    (await cache.acquire(NAME)).release();
+    registry.promote(NAME, '2');
+    clock += REFRESH_MS;
+    const held = cache.leaseLoaded(NAME)!;
+    await cache.settled();
+    expect(held.manifest.version).toBe('1');
+    expect(await servedVersion()).toBe('2');
+    expect(runtime.models.get('1')!.released).toBe(0);
+    held.release();
+    held.release();
+    await cache.settled();
+    expect(runtime.models.get('1')!.released).toBe(1);
+  });
+
+  it('throws once the cache is closed', async () => {
+    (await cache.acquire(NAME)).release();
+    await cache.close();
+    expect(() => cache.leaseLoaded(NAME)).toThrow(ModelUnavailableError);
+  });
+});
+
 describe('ModelCache: names from requests', () => {
   it('forgets the oldest failed names past a bound, so unknown names cannot grow it without limit', async () => {
     for (let i = 0; i < 300; i++) await expect(cache.acquire(`unknown-${i}` as ModelName)).rejects.toBeInstanceOf(ModelNotFoundError);

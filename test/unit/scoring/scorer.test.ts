@@ -140,6 +140,17 @@ describe('Scorer', () => {
     for (const [i, input] of inputs.entries()) expect(batch[i]).toEqual(await scorer.score(input, s));
   });
 
+  it('scores one request as scoreDetailed does, with the vector it scored', async () => {
+    const contributions = (row: Float32Array) => Float64Array.from(row, (v, i) => (Number.isNaN(v) ? 0 : (i % 3) - 1) * 0.1);
+    const s = served(0.8, contributions);
+    const input = { requestId: 'r6', event: request, items: itemsAfter(history) };
+    const one = await scorer.scoreOne(input, s);
+    const [detailed] = await scorer.scoreDetailed([{ ...input, items: itemsAfter(history) }], s);
+    expect(one).toEqual(detailed);
+    expect(one.features).toEqual(scorer.features(request, itemsAfter(history)).values);
+    expect(one.answer.reasons.length).toBeGreaterThan(0);
+  });
+
   it('treats an unreadable stored state as the platform’s failure, not the client’s', async () => {
     const items = itemsAfter(history);
     const broken: EntityItems = { ...items, card: { ...items.card!, state: '{"v":1,"fs":"card_fraud.v0"}' } };

@@ -51,8 +51,35 @@ describe('ScoringService', () => {
     const failure = new ResourceError('fathom-online-store: throttled', 'fathom-online-store', true);
     const { service, cache, runtime } = setup({ getMany: async () => Promise.reject(failure) });
     await expect(service.score(body(), 'r4')).rejects.toBe(failure);
+    // Again with the model already loaded: the lease comes from leaseLoaded, and is returned too.
+    await expect(service.score(body(), 'r4b')).rejects.toBe(failure);
     await cache.close();
     expect(runtime.models.get('1')!.released).toBe(1);
+  });
+});
+
+describe('ScoringService: a lease and a read that both fail', () => {
+  it('answers the lease’s error, and the read’s failure does not surface as an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const readFailure = new ResourceError('fathom-online-store: throttled', 'fathom-online-store', true);
+      // Nothing is promoted: the cold load fails after the read has already failed.
+      const registry = new FakeRegistry().add(manifest('1'));
+      const service = new ScoringService({
+        scorer: new Scorer(engine),
+        models: new ModelCache({ registry, router: new ModelRouter({ cpu: new FakeRuntime() }) }),
+        store: { getMany: () => Promise.reject(readFailure) },
+        defaultModel: NAME,
+      });
+      await expect(service.score(body(), 'r8')).rejects.toMatchObject({ code: 'model_not_found' });
+      // Unhandled rejections are reported once the event loop turns.
+      await new Promise((r) => setTimeout(r, 10));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
 
