@@ -1,7 +1,8 @@
-// Starts the embedded AWS stand-ins in this process: dynalite (DynamoDB), kinesalite (Kinesis),
-// s3rver (S3), the local SQS, KMS and Firehose endpoints, each on its own port, with state under one
-// data dir. The Firehose endpoint delivers each offline table's stream into the Iceberg warehouse
-// under `<dataDir>/warehouse`, its error output under `<dataDir>/firehose-errors`.
+// Starts the embedded AWS stand-ins in this process: dynalite (DynamoDB, with the PartiQL batch
+// writes of dynamodb-statements.ts added), kinesalite (Kinesis), s3rver (S3), the local SQS, KMS
+// and Firehose endpoints, each on its own port, with state under one data dir. The Firehose
+// endpoint delivers each offline table's stream into the Iceberg warehouse under
+// `<dataDir>/warehouse`, its error output under `<dataDir>/firehose-errors`.
 // While they run, `<dataDir>/endpoints.json` says where, so a second process (the `models` CLI)
 // can talk to them instead of starting its own on a data dir it cannot lock.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { ResourceError } from '../core/errors';
 import { OFFLINE_TABLE_NAMES, platformResources } from '../core/resources';
 import type { StandInEndpoints } from './aws-clients';
 import { lockDataDir } from './data-dir-lock';
+import { serveBatchExecuteStatement } from './dynamodb-statements';
 import { startFirehoseEndpoint, warehouseSink, type FirehoseBuffering, type FirehoseEndpoint } from './firehose-endpoint';
 import { startKmsEndpoint } from './kms-endpoint';
 import { startSqsEndpoint } from './sqs-endpoint';
@@ -88,6 +90,8 @@ export async function startStandIns(options: StandInOptions = {}): Promise<Stand
   try {
     // Tables and streams become ACTIVE at once: the 500 ms default CREATING phase only slows starts.
     const dynamo = dynalite({ ...(persist ? { path: dir('dynamodb') } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    // The online store writes with BatchExecuteStatement, which dynalite lacks.
+    serveBatchExecuteStatement(dynamo);
     const dynamodbPort = await listen(dynamo, ports.dynamodb ?? 0, host, 'dynamodb');
     stops.push(() => closeServer(dynamo));
 

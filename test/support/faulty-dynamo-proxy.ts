@@ -7,15 +7,32 @@
 // A share of the conflicts can persist: the same item then loses its version on the next puts too,
 // as many times as the caller is willing to retry, so the records behind it fail and the event
 // source mapping delivers them again (the redelivery path).
+// BatchExecuteStatement (the online store's writes) fails the way DynamoDB fails it, per statement:
+// each INSERT or UPDATE is one data-plane call that may be throttled (its own error in the answer,
+// the others unaffected) or lose its version, and the proxy runs the statements itself, one by one,
+// as the PutItem or UpdateItem the local stand-in runs them as (lib/local/dynamodb-statements.ts),
+// so it works in front of plain dynalite too.
 // Which calls fail is a seeded hash of the request (operation, key, condition values, SDK attempt
-// number), not of timing: the same request stream gets the same faults. Requests are forwarded
-// byte for byte (dynalite checks that a signature is present, not that it is right).
+// number, or for a statement how many times the same statement came before), not of timing: the
+// same request stream gets the same faults. Other requests are forwarded byte for byte (dynalite
+// checks that a signature is present, not that it is right).
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  batchStatements,
+  dynamoAnswer,
+  DynamoWireError,
+  executeStatement,
+  parseStatement,
+  type DynamoAnswer,
+  type DynamoCall,
+  type Statement,
+  type StatementResponse,
+} from '../../lib/local/dynamodb-statements';
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
-const DEFAULT_OPERATIONS = ['BatchGetItem', 'GetItem', 'PutItem'] as const;
+const DEFAULT_OPERATIONS = ['BatchGetItem', 'GetItem', 'PutItem', 'BatchExecuteStatement'] as const;
 /** Headers that belong to one hop, not to the message. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'proxy-connection', 'upgrade']);
 
@@ -34,7 +51,7 @@ export interface FaultyDynamoProxyOptions {
   readonly persistentConflictShare?: number;
   /** Further puts a persistent conflict defeats; the pipeline's default of 5 attempts means 4. Default 4. */
   readonly persistFor?: number;
-  /** Operations faults are injected into. Default BatchGetItem, GetItem, PutItem. */
+  /** Operations faults are injected into. Default BatchGetItem, GetItem, PutItem, BatchExecuteStatement. */
   readonly operations?: readonly string[];
   /** The table's partition key attribute, used to address the item a conflict bumps. Default 'pk'. */
   readonly keyAttribute?: string;
@@ -45,9 +62,9 @@ export interface FaultyDynamoProxyOptions {
 export interface FaultStats {
   /** Every request forwarded or answered, by operation. */
   readonly requests: Record<string, number>;
-  /** Requests of the fault-eligible operations, retries included. */
+  /** Requests of the fault-eligible operations, retries included; each statement of a BatchExecuteStatement counts as one. */
   readonly dataPlaneCalls: number;
-  /** Conditional puts of existing items seen (those a conflict can be injected into). */
+  /** Conditional puts (or UPDATE statements) of existing items seen (those a conflict can be injected into). */
   readonly conditionalPuts: number;
   readonly throttles: number;
   readonly throttlesByOperation: Record<string, number>;
@@ -58,8 +75,10 @@ export interface FaultStats {
   /** Conflicts chosen whose UpdateItem found no item: the put was forwarded untouched. */
   readonly conflictMisses: number;
   /**
-   * Requests that could not be forwarded, answered 502 (the SDK retries those): not injected, but
-   * possible, e.g. when dynalite closes an idle keep-alive connection just as the proxy reuses it.
+   * Requests (or statements) that could not be forwarded, answered 502 (the SDK retries those) or
+   * as the statement's InternalServerError (the online store retries those): not injected, but
+   * possible. A kept-alive connection dynalite closed just as the proxy reused it is not one of
+   * them: that request is sent again.
    */
   readonly upstreamErrors: number;
   /** The first few of those errors. */
@@ -113,6 +132,8 @@ export async function startFaultyDynamoProxy(options: FaultyDynamoProxyOptions):
     upstreamErrorMessages: [] as string[],
   };
   let requestIds = 0;
+  /** How many times each statement was seen: a retried statement is a new draw, as a retried request is. */
+  const statementsSeen = new Map<string, number>();
 
   const forward = (method: string, path: string, headers: IncomingHttpHeaders | OutgoingHttpHeaders, body: Buffer): Promise<Reply> => {
     const to = upstream;
@@ -121,13 +142,20 @@ export async function startFaultyDynamoProxy(options: FaultyDynamoProxyOptions):
     for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_HEADERS.has(name.toLowerCase())) out[name] = value;
     out['content-length'] = body.byteLength;
     out['host'] = `${to.host}:${to.port}`;
-    return new Promise((resolve, reject) => {
-      const req = request({ host: to.host, port: to.port, method, path, headers: out, agent }, (res) => {
-        readBody(res).then((data) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: data }), reject);
+    const send = (retried: boolean): Promise<Reply> =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: to.host, port: to.port, method, path, headers: out, agent }, (res) => {
+          readBody(res).then((data) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: data }), reject);
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          // A kept-alive socket that dynalite closed just as it was reused: the request never
+          // reached it, so it is sent again once (the case Node's http documentation retries).
+          if (!retried && req.reusedSocket && error.code === 'ECONNRESET') resolve(send(true));
+          else reject(error);
+        });
+        req.end(body);
       });
-      req.on('error', reject);
-      req.end(body);
-    });
+    return send(false);
   };
 
   /** The bump "another writer" makes: version + 1 on the item, only if it exists. */
@@ -155,11 +183,90 @@ export async function startFaultyDynamoProxy(options: FaultyDynamoProxyOptions):
     throw new Error(`faulty-dynamo-proxy: UpdateItem answered ${reply.status}: ${reply.body.toString('utf8')}`);
   };
 
+  /** PutItem, UpdateItem or DescribeTable upstream, with the intercepted request's credentials and date. */
+  const upstreamCall = (incoming: IncomingHttpHeaders): DynamoCall => async (operation, input) => {
+    const headers: OutgoingHttpHeaders = {
+      'content-type': JSON_CONTENT_TYPE,
+      'x-amz-target': `${TARGET_PREFIX}${operation}`,
+      ...(incoming.authorization ? { authorization: incoming.authorization } : {}),
+      ...(incoming['x-amz-date'] ? { 'x-amz-date': incoming['x-amz-date'] } : {}),
+    };
+    try {
+      const reply = await forward('POST', '/', headers, Buffer.from(JSON.stringify(input)));
+      return { status: reply.status, body: reply.body.toString('utf8') };
+    } catch (error) {
+      // The statement's own error (InternalServerError, which the caller retries), counted as any upstream error.
+      stats.upstreamErrors += 1;
+      if (stats.upstreamErrorMessages.length < 5) stats.upstreamErrorMessages.push(String(error));
+      throw error;
+    }
+  };
+
+  /** One statement of a BatchExecuteStatement: the same faults as a PutItem, drawn per statement. */
+  const handleStatement = async (req: IncomingMessage, request: unknown, call: DynamoCall): Promise<StatementResponse> => {
+    const keysOf = async () => [keyAttribute];
+    let statement: Statement;
+    try {
+      statement = parseStatement(request);
+    } catch {
+      return executeStatement(request, keysOf, call); // answers the statement's own error
+    }
+    stats.dataPlaneCalls += 1;
+    const conditional = statement.kind === 'update';
+    if (conditional) stats.conditionalPuts += 1;
+    if (!enabled) return executeStatement(request, keysOf, call);
+    const key = statement.kind === 'insert' ? statement.item[keyAttribute] : statement.where.find(([n]) => n === keyAttribute)?.[1];
+    const identity = JSON.stringify([statement.table, statement.kind, key, statement.kind === 'update' ? statement.where : null]);
+    const seen = (statementsSeen.get(identity) ?? 0) + 1;
+    statementsSeen.set(identity, seen);
+    const fingerprint = `Statement|${identity}|${seen}`;
+    const itemKey = JSON.stringify([statement.table, key]);
+    const stealVersion = async () => {
+      if (await bumpVersion(req.headers, statement.table, key)) stats.conflicts += 1;
+      else stats.conflictMisses += 1;
+      return executeStatement(request, keysOf, call);
+    };
+    const persistLeft = conditional ? persisting.get(itemKey) : undefined;
+    if (persistLeft !== undefined) {
+      if (persistLeft <= 1) persisting.delete(itemKey);
+      else persisting.set(itemKey, persistLeft - 1);
+      return stealVersion();
+    }
+    if (unitHash(options.seed, fingerprint) >= faultRate) return executeStatement(request, keysOf, call);
+    if (conditional && unitHash(options.seed ^ 0x5bd1e995, fingerprint) < conflictShare) {
+      if (persistFor > 0 && unitHash(options.seed ^ 0x27d4eb2f, fingerprint) < persistentShare) {
+        stats.persistentConflicts += 1;
+        persisting.set(itemKey, persistFor);
+      }
+      return stealVersion();
+    }
+    stats.throttles += 1;
+    stats.throttlesByOperation['BatchExecuteStatement'] = (stats.throttlesByOperation['BatchExecuteStatement'] ?? 0) + 1;
+    return {
+      TableName: statement.table,
+      Error: { Code: 'ProvisionedThroughputExceeded', Message: 'The level of configured provisioned throughput for the table was exceeded.' },
+    };
+  };
+
+  const handleBatch = async (req: IncomingMessage, body: Buffer): Promise<Reply> => {
+    let answer: DynamoAnswer;
+    try {
+      const statements = batchStatements(parseJson(body));
+      const call = upstreamCall(req.headers);
+      answer = dynamoAnswer(200, { Responses: await Promise.all(statements.map((s) => handleStatement(req, s, call))) });
+    } catch (error) {
+      if (!(error instanceof DynamoWireError)) throw error;
+      answer = dynamoAnswer(error.status, { __type: `com.amazonaws.dynamodb.v20120810#${error.type}`, message: error.message });
+    }
+    return { status: answer.status, headers: answer.headers, body: Buffer.from(answer.body) };
+  };
+
   const handle = async (req: IncomingMessage, body: Buffer): Promise<Reply> => {
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : `(${target || 'no target'})`;
     stats.requests[op] = (stats.requests[op] ?? 0) + 1;
     const forwardAsIs = () => forward(req.method ?? 'POST', req.url ?? '/', req.headers, body);
+    if (op === 'BatchExecuteStatement' && operations.has(op)) return handleBatch(req, body);
     if (!operations.has(op)) return forwardAsIs();
 
     stats.dataPlaneCalls += 1;

@@ -201,8 +201,10 @@ export class FeatureTransform extends Construct {
       },
     });
 
-    // Exactly the item operations the handler performs, on this table only.
-    props.table.grant(this.role, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem');
+    // Exactly the item operations the handler performs, on this table only. Its writes are
+    // BatchExecuteStatement calls of PartiQL INSERT and UPDATE statements, which IAM authorizes
+    // per statement as PartiQLInsert and PartiQLUpdate (there is no BatchExecuteStatement action).
+    props.table.grant(this.role, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate');
     if (props.table.encryptionKey) {
       grantKeyViaService(props.table.encryptionKey, this.role, 'dynamodb', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
     }
