@@ -2,12 +2,10 @@
 // directly against states read from the online store; these drivers hold every entity in memory
 // for replays, backfills, training sets, tests and benchmarks.
 import type { TimedEvent } from '../schemas/event';
-import type { FeatureEngine, IngestStatus, LoggedVector } from './engine';
-import { emptyMerchantState, type CardState, type MerchantState } from './state';
+import { readEvent, type EntityVector, type FeatureEngine, type IngestStatus } from './engine';
+import { emptyMerchantState, type CardState, type MerchantState, type PendingEvent } from './state';
 
-export interface EntityVector extends LoggedVector {
-  readonly entityId: string;
-}
+export type { EntityVector } from './engine';
 
 /** Receives each logged vector; the default collects them into `vectors`. */
 export type VectorSink = (v: EntityVector) => void;
@@ -23,40 +21,88 @@ export interface DriverResult {
 const byEventKey = (a: TimedEvent, b: TimedEvent) => a.ts - b.ts || (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0);
 
 /**
+ * Events per pass of the batch driver. A pass takes the card halves of its events card by card,
+ * each card's events in log order, then the merchant halves in log order (see engine.logCard):
+ * a card's state then stays in cache across its events, where the history's order visits
+ * another card at nearly every event. Bounded, so a sink still receives the vectors while the
+ * history is replayed, and the driver holds no more than a pass of them.
+ */
+const PASS_EVENTS = 1 << 16;
+
+/**
  * Batch driver: the reference semantics. Sorts the history by (event time, id) and, for each
  * event, logs f(S, e) and then applies e — no buffer, no watermark.
  */
 export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>, sink?: VectorSink): DriverResult {
-  const sorted = [...events].sort(byEventKey);
+  const sorted = inLogOrder(events);
   const cards = new Map<string, CardState>();
   const merchants = new Map<string, MerchantState>();
   const vectors: EntityVector[] = [];
-  const emit = sink ?? ((v: EntityVector) => void vectors.push(v));
   const counts: Record<IngestStatus, number> = { accepted: 0, late: 0, duplicate: 0, too_late: 0 };
-  for (const e of sorted) {
-    let card = cards.get(e.entity_id);
-    if (!card) cards.set(e.entity_id, (card = engine.newCardState()));
-    if (card.seen.has(e.event_id)) {
-      counts.duplicate++;
-      continue;
+  for (let from = 0; from < sorted.length; from += PASS_EVENTS) {
+    const to = Math.min(from + PASS_EVENTS, sorted.length);
+    // The pass's events read once (readEvent), in order, each into the engine's form.
+    const pass: PendingEvent[] = [];
+    // Positions of each card's events in the pass, cards in the order they first appear.
+    const byCard = new Map<string, number[]>();
+    for (let k = from; k < to; k++) {
+      const e = readEvent(sorted[k]!);
+      pass.push(engine.prepareForBatch(e));
+      const id = e.entity_id;
+      const list = byCard.get(id);
+      if (list) list.push(k - from);
+      else byCard.set(id, [k - from]);
     }
-    let merchant = merchants.get(e.merchant_id);
-    if (!merchant) merchants.set(e.merchant_id, (merchant = emptyMerchantState()));
-    const flag = engine.newMerchantFlag(card, e.merchant_id, e.ts);
-    const pe = engine.prepare(e, flag, engine.merchantFeatures(merchant, e.ts));
-    emit({ entityId: e.entity_id, eventId: e.event_id, ts: e.ts, values: engine.vector(card.agg, pe), late: false });
-    engine.apply(card.agg, pe);
-    engine.applyMerchant(merchant, e.ts, flag);
-    card.seen.set(e.event_id, e.ts);
-    card.maxTs = e.ts;
-    counts.accepted++;
-    // Same canonical pruning the stream does, so memory stays bounded over long histories.
-    if (card.seen.size % 256 === 0) {
-      engine.pruneIds(card);
-      engine.pruneAggregate(card.agg);
+    const logged: (EntityVector | undefined)[] = new Array<EntityVector | undefined>(pass.length).fill(undefined);
+    for (const [entityId, list] of byCard) {
+      let card = cards.get(entityId);
+      if (!card) cards.set(entityId, (card = engine.newCardState()));
+      for (const j of list) {
+        const e = pass[j]!;
+        if (card.seen.has(e.id)) {
+          counts.duplicate++;
+          continue;
+        }
+        logged[j] = { entityId, eventId: e.id, ts: e.ts, values: engine.logCard(card, e), late: false };
+        card.seen.set(e.id, e.ts);
+        card.maxTs = e.ts;
+        counts.accepted++;
+        // Same canonical pruning the stream does, so memory stays bounded over long histories.
+        if (card.seen.size % 256 === 0) {
+          engine.pruneIds(card);
+          engine.pruneAggregate(card.agg);
+        }
+      }
+    }
+    for (let j = 0; j < pass.length; j++) {
+      const v = logged[j];
+      if (v === undefined) continue;
+      const e = pass[j]!;
+      let merchant = merchants.get(e.merchant);
+      if (!merchant) merchants.set(e.merchant, (merchant = emptyMerchantState()));
+      engine.logMerchant(v.values, merchant, e);
+      if (sink) sink(v);
+      else vectors.push(v);
     }
   }
   return { vectors, cards, merchants, counts };
+}
+
+/** The history sorted by (event time, id): the caller's own array when it is in that order already, as it usually is. */
+function inLogOrder(events: Iterable<TimedEvent>): readonly TimedEvent[] {
+  if (Array.isArray(events)) {
+    const list = events as readonly TimedEvent[];
+    // Each event's time read once (see readEvent: each read of a parsed event's field is slow).
+    let prev = list.length > 0 ? list[0]!.ts : 0;
+    let k = 1;
+    for (; k < list.length; k++) {
+      const ts = list[k]!.ts;
+      if (ts < prev || (ts === prev && byEventKey(list[k - 1]!, list[k]!) > 0)) break;
+      prev = ts;
+    }
+    if (k >= list.length) return list;
+  }
+  return [...events].sort(byEventKey);
 }
 
 /** Incremental driver: events in arrival order through the stream's ingest step. */
@@ -65,29 +111,39 @@ export class IncrementalDriver {
   readonly merchants = new Map<string, MerchantState>();
   readonly vectors: EntityVector[] = [];
   readonly counts: Record<IngestStatus, number> = { accepted: 0, late: 0, duplicate: 0, too_late: 0 };
-  private readonly emit: VectorSink;
+  /** Where the engine puts committed vectors: `vectors` itself, or a buffer emptied into the sink. */
+  private readonly committed: EntityVector[];
 
   constructor(
     private readonly engine: FeatureEngine,
-    sink?: VectorSink,
+    private readonly sink?: VectorSink,
   ) {
-    this.emit = sink ?? ((v) => void this.vectors.push(v));
+    this.committed = sink ? [] : this.vectors;
   }
 
-  ingest(e: TimedEvent): IngestStatus {
+  ingest(event: TimedEvent): IngestStatus {
+    const e = readEvent(event);
     let card = this.cards.get(e.entity_id);
     if (!card) this.cards.set(e.entity_id, (card = this.engine.newCardState()));
     let merchant = this.merchants.get(e.merchant_id);
     if (!merchant) this.merchants.set(e.merchant_id, (merchant = emptyMerchantState()));
-    const r = this.engine.ingest(card, e, merchant);
-    this.counts[r.status]++;
-    if (r.status === 'accepted' || r.status === 'late') this.engine.applyMerchant(merchant, e.ts, r.newMerchant);
-    for (const v of r.committed) this.emit({ ...v, entityId: e.entity_id });
-    return r.status;
+    const status = this.engine.ingestInto(card, e, merchant, this.committed);
+    this.counts[status]++;
+    this.drain();
+    return status;
   }
 
   /** Commits every buffered event, as a drained stream does. */
   flush(): void {
-    for (const [entityId, card] of this.cards) for (const v of this.engine.flush(card)) this.emit({ ...v, entityId });
+    for (const [entityId, card] of this.cards) {
+      for (const v of this.engine.flush(card, entityId)) this.committed.push(v);
+      this.drain();
+    }
+  }
+
+  private drain(): void {
+    if (!this.sink) return;
+    for (const v of this.committed) this.sink(v);
+    this.committed.length = 0;
   }
 }

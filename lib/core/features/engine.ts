@@ -6,16 +6,17 @@
 import { CHANNELS, type TimedEvent } from '../schemas/event';
 import { ConfigError } from '../errors';
 import { DAY_MS, HOUR_MS, ENTITY_ONLY_KINDS, type FeatureDefinition, type FeatureSet, type WindowDefinition } from './definitions';
-import { usdPerUnit, utcOffsetHours } from './reference-data';
+import { USD_PER_UNIT, UTC_OFFSET_HOURS } from './reference-data';
 import {
   cloneAggregate,
   emptyCardState,
   type CardAggregate,
   type CardState,
   type MerchantState,
+  type MerchantVisit,
   type PendingEvent,
 } from './state';
-import { STRIDE, I, TN, TS, TM, TQ, TZ, tileAt, dropBefore } from './tile-level';
+import { STRIDE, I, TN, TS, TM, TQ, TZ, tileAt, dropBefore, firstTileFrom, isFull, type TileLevel } from './tile-level';
 
 export interface EngineOptions {
   /** How far out of event-time order events may arrive and still be placed exactly. Default 300 s. */
@@ -38,8 +39,16 @@ interface CompiledWindow {
   readonly tiles: number;
 }
 
-/** Fields of a window's aggregate in the scratch buffer (stride W). */
+/** Fields of a window's aggregate in the memo (stride W). */
 const N = 0, S = 1, M = 2, Q = 3, Z = 4, W = 5;
+
+/**
+ * Window sums below this are exact integers (every amount is whole cents), so they are the same
+ * whatever order they were added and subtracted in: the memo may then slide a window instead of
+ * re-summing it. Past it, floating-point order matters and windows are summed afresh.
+ */
+const EXACT = Number.MAX_SAFE_INTEGER;
+
 
 /** A feature compiled to numeric codes, so the per-event loop allocates nothing and switches on ints. */
 interface Slot {
@@ -70,7 +79,60 @@ export interface IngestResult {
   readonly committed: LoggedVector[];
 }
 
+/** A logged vector with the entity it belongs to: what the drivers emit. */
+export interface EntityVector extends LoggedVector {
+  readonly entityId: string;
+}
+
+/** The fields of an event the engine reads. */
+export interface EventFields {
+  readonly event_id: string;
+  readonly entity_id: string;
+  readonly merchant_id: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly mcc: number;
+  readonly country: string;
+  readonly channel: string;
+  readonly ts: number;
+}
+
+/**
+ * An event's fields, copied into an object of one shape in a single pass over its keys. Parsed
+ * events usually have a hidden class each (parseStreamEvent spreads zod's output with `ts`), so a
+ * plain read of a field misses V8's inline caches and looks it up the slow way: nine such reads
+ * cost several times the rest of an event's work. A for-in over the object's own keys reads them
+ * by position instead; keys other than these are ignored.
+ */
+export function readEvent(event: TimedEvent): EventFields {
+  let event_id = '', entity_id = '', merchant_id = '', currency = '', country = '', channel = '';
+  let amount = 0, mcc = 0, ts = 0;
+  const o = event as unknown as Readonly<Record<string, unknown>>;
+  for (const k in o) {
+    switch (k) {
+      case 'event_id': event_id = o[k] as string; break;
+      case 'entity_id': entity_id = o[k] as string; break;
+      case 'merchant_id': merchant_id = o[k] as string; break;
+      case 'amount': amount = o[k] as number; break;
+      case 'currency': currency = o[k] as string; break;
+      case 'mcc': mcc = o[k] as number; break;
+      case 'country': country = o[k] as string; break;
+      case 'channel': channel = o[k] as string; break;
+      case 'ts': ts = o[k] as number; break;
+      default: break;
+    }
+  }
+  return { event_id, entity_id, merchant_id, amount, currency, mcc, country, channel, ts };
+}
+
 const keyBefore = (ts1: number, id1: string, ts2: number, id2: string): boolean => ts1 < ts2 || (ts1 === ts2 && id1 < id2);
+
+const CHANNEL_CODES: readonly string[] = CHANNELS;
+
+// The reference tables as Maps, with usdPerUnit's and utcOffsetHours' defaults: looking up a
+// different key each event is a hash probe here, a megamorphic keyed load on the 40-key objects.
+const USD_BY_CURRENCY = new Map(Object.entries(USD_PER_UNIT));
+const UTC_OFFSET_BY_COUNTRY = new Map(Object.entries(UTC_OFFSET_HOURS));
 
 /** Standard deviation floor, in cents: one USD, so a card with constant amounts does not divide by ~0. */
 const STD_FLOOR_CENTS = 100;
@@ -93,13 +155,33 @@ export class FeatureEngine {
   private readonly windows: Map<string, CompiledWindow>;
   /** Per level, its windows by ascending length: one backwards scan fills all of them. */
   private readonly levelWindows: CompiledWindow[][];
+  /** Per level, the length of its longest window: what the memo's sums can reach back to. */
+  private readonly levelSpan: number[];
+  /** Per level, the length of its shortest window: how far the memo can slide in one step. */
+  private readonly levelStep: number[];
   private readonly slots: Slot[];
-  private readonly scratch: Float64Array;
+  /** Memo layout (see CardAggregate.memo): per-level tile index, window sums, then the ring. */
+  private readonly memoWindows: number;
+  private readonly memoRing: number;
+  private readonly memoSize: number;
+  /** Hours the recent-merchant ring covers up to the newest visit (see "the ring"). */
+  private readonly ringHours: number;
   private readonly merchantDefs: FeatureDefinition[];
+  /** Per merchant feature, 1 for a count and 0 for a new-card share: merchantFeatures without a closure. */
+  private readonly merchantIsCount: number[];
   private readonly merchantTileMs: number;
   private readonly merchantTiles: number;
   private readonly distinctHours: number;
   private readonly lookbackDays: number;
+  /** The merchant features of an event on its way through logCard(): written by logMerchant(). */
+  private readonly noMerchantFeatures: number[];
+  private readonly merchantScratch: number[];
+  /** Positions of the merchant features in a vector. */
+  private readonly merchantSlots: number[];
+  /** vector()'s values as it computes them; each vector is a copy of them. */
+  private readonly values: number[];
+  /** The new-merchant flag of the last event admit() saw, for ingest()'s result. */
+  private admittedFlag = 0;
 
   constructor(featureSet: FeatureSet, options: EngineOptions = {}) {
     this.featureSet = featureSet;
@@ -175,10 +257,13 @@ export class FeatureEngine {
     }
     this.levels = levels;
     this.levelWindows = levels.map((_, li) => [...this.windows.values()].filter((w) => w.level === li).sort((a, b) => a.tiles - b.tiles));
-    this.scratch = new Float64Array(Math.max(1, this.windows.size) * W);
+    this.levelSpan = this.levelWindows.map((wins) => wins[wins.length - 1]!.tiles);
+    this.levelStep = this.levelWindows.map((wins) => wins[0]!.tiles);
+    this.memoWindows = levels.length;
+    this.memoRing = this.memoWindows + this.windows.size * W;
     let merchantSlot = 0;
     this.slots = featureSet.features.map((f): Slot => {
-      const w = 'window' in f && this.windows.has(f.window) ? this.windows.get(f.window)!.index * W : 0;
+      const w = 'window' in f && this.windows.has(f.window) ? this.memoWindows + this.windows.get(f.window)!.index * W : 0;
       switch (f.kind) {
         case 'card_window':
           return { op: OP[f.agg], w, arg: 0 };
@@ -205,12 +290,21 @@ export class FeatureEngine {
     });
     this.merchantDefs = featureSet.features.filter((f) => f.kind === 'merchant_count' || f.kind === 'merchant_new_card_share');
     this.merchantFeatureNames = this.merchantDefs.map((f) => f.name);
+    this.merchantIsCount = this.merchantDefs.map((f) => (f.kind === 'merchant_count' ? 1 : 0));
     this.merchantTileMs = merchantWindow?.tileMs ?? HOUR_MS;
     this.merchantTiles = merchantWindow ? merchantWindow.spanMs / merchantWindow.tileMs : 0;
     this.distinctHours = distinctWindow ? Math.ceil(distinctWindow.spanMs / HOUR_MS) : 0;
+    // The distinct window and 8 hours of slack (for requests behind the newest visit, as late as
+    // the lateness allows), rounded up to a power of two so that an hour's slot is a mask.
+    this.ringHours = 2 ** Math.ceil(Math.log2(this.distinctHours + 8));
+    this.memoSize = this.memoRing + (this.distinctHours > 0 ? 1 + this.ringHours : 0);
     this.lookbackDays = lookback;
     this.longestSpanMs = Math.max(DAY_MS, ...Object.values(featureSet.windows).map((w) => w.spanMs), lookback * DAY_MS);
     this.version = `${featureSet.name}.v${featureSet.version}`;
+    this.merchantSlots = this.slots.flatMap((slot, i) => (slot.op === OP.merchant ? [i] : []));
+    this.values = this.slots.map(() => Number.NaN);
+    this.noMerchantFeatures = this.merchantIsCount.map(() => 0);
+    this.merchantScratch = this.merchantIsCount.map(() => 0);
   }
 
   // ---- event preparation -------------------------------------------------------------------
@@ -220,18 +314,16 @@ export class FeatureEngine {
   }
 
   /** The event reduced to what the engine needs, plus the arrival-time (order-independent) parts. */
-  prepare(e: TimedEvent, newMerchant: number, merchantFeatures: number[]): PendingEvent {
-    const offset = utcOffsetHours(e.country);
-    const hourOfDay = (((e.ts / HOUR_MS + offset) % 24) + 24) % 24;
+  prepare(e: EventFields, newMerchant: number, merchantFeatures: number[]): PendingEvent {
     return {
       id: e.event_id,
       ts: e.ts,
       merchant: e.merchant_id,
-      cents: Math.round(e.amount * usdPerUnit(e.currency) * 100),
+      cents: centsOf(e),
       country: e.country,
       mcc: e.mcc,
-      channel: CHANNELS.indexOf(e.channel),
-      localHour: Math.floor(hourOfDay),
+      channel: CHANNEL_CODES.indexOf(e.channel),
+      localHour: localHourOf(e),
       newMerchant,
       merchantFeatures,
     };
@@ -244,30 +336,50 @@ export class FeatureEngine {
    * before this one could (the lateness bound), so the value does not depend on arrival order.
    */
   merchantFeatures(m: MerchantState | undefined, ts: number): number[] {
+    return this.merchantFeaturesInto(new Array<number>(this.merchantIsCount.length), m, ts);
+  }
+
+  private merchantFeaturesInto(out: number[], m: MerchantState | undefined, ts: number): number[] {
     let n = 0;
     let c = 0;
     if (m) {
       const hi = Math.floor((ts - this.allowedLatenessMs) / this.merchantTileMs); // exclusive
-      const lo = hi - this.merchantTiles;
-      for (let k = m.tiles.length - 1; k >= 0; k--) {
-        const t = m.tiles[k]!;
-        if (t.i >= hi) continue;
-        if (t.i < lo) break;
-        n += t.n;
-        c += t.c;
+      if (m.memoHi === hi) {
+        n = m.memoN!;
+        c = m.memoC!;
+      } else {
+        const lo = hi - this.merchantTiles;
+        const tiles = m.tiles;
+        for (let k = tiles.length - 1; k >= 0; k--) {
+          const t = tiles[k]!;
+          if (t.i >= hi) continue;
+          if (t.i < lo) break;
+          n += t.n;
+          c += t.c;
+        }
+        m.memoHi = hi;
+        m.memoN = n;
+        m.memoC = c;
       }
     }
-    return this.merchantDefs.map((f) => (f.kind === 'merchant_count' ? n : n === 0 ? 0 : c / n));
+    const isCount = this.merchantIsCount;
+    for (let f = 0; f < isCount.length; f++) out[f] = isCount[f] === 1 ? n : n === 0 ? 0 : c / n;
+    return out;
   }
 
   applyMerchant(m: MerchantState, ts: number, newCard: number): void {
     const i = Math.floor(ts / this.merchantTileMs);
+    // A tile the memo's window may cover changes: the memo no longer holds (rare: only events
+    // later than the lateness bound reach closed tiles).
+    if (m.memoHi !== undefined && i < m.memoHi) m.memoHi = undefined;
     const tiles = m.tiles;
     let k = tiles.length - 1;
     while (k >= 0 && tiles[k]!.i > i) k--;
     if (k >= 0 && tiles[k]!.i === i) {
       tiles[k]!.n += 1;
       tiles[k]!.c += newCard;
+    } else if (k === tiles.length - 1) {
+      tiles.push({ i, n: 1, c: newCard });
     } else {
       tiles.splice(k + 1, 0, { i, n: 1, c: newCard });
     }
@@ -282,6 +394,9 @@ export class FeatureEngine {
     const first = m.tiles.findIndex((t) => t.i >= lo);
     if (first > 0) m.tiles.splice(0, first);
     else if (first === -1) m.tiles.length = 0;
+    else return;
+    // The memo's window may have reached the dropped tiles; a fresh sum no longer would.
+    m.memoHi = undefined;
   }
 
   // ---- card side ---------------------------------------------------------------------------
@@ -291,12 +406,16 @@ export class FeatureEngine {
    * (ts − lateness): only events that must already have arrived decide it.
    */
   newMerchantFlag(card: CardState, merchant: string, ts: number): number {
+    return this.newMerchantFlagOf(card.agg.merchants.get(merchant), card.pending, merchant, ts);
+  }
+
+  /** newMerchantFlag() given the card's visit to the merchant, for a caller that has it already. */
+  private newMerchantFlagOf(v: MerchantVisit | undefined, pending: PendingEvent[], merchant: string, ts: number): number {
     if (this.lookbackDays === 0) return 0;
     const hi = Math.floor((ts - this.allowedLatenessMs) / DAY_MS); // exclusive
     const lo = hi - this.lookbackDays;
-    const v = card.agg.merchants.get(merchant);
     if (v) for (const d of v.d) if (d >= lo && d < hi) return 0;
-    for (const p of card.pending) {
+    for (const p of pending) {
       if (p.merchant !== merchant) continue;
       const d = Math.floor(p.ts / DAY_MS);
       if (d >= lo && d < hi) return 0;
@@ -304,45 +423,182 @@ export class FeatureEngine {
     return 1;
   }
 
-  /** Fills the scratch buffer with every window's aggregate as of ts: one backwards pass per level. */
-  private scanWindows(agg: CardAggregate, ts: number): void {
-    const out = this.scratch;
-    out.fill(0);
+  // ---- window sums: the memo -------------------------------------------------------------
+  //
+  // A card's memo holds, per tile level, the sums of each of its windows for one tile index `hc`.
+  // Summing a window afresh reads every tile in it (a week of hour tiles for the busiest cards),
+  // on every event; with the memo an event in the same tile as the card's previous one reads
+  // nothing, and a later one only the tiles that leave or enter its windows. Sums stay exact
+  // integers below EXACT, where any order of additions and subtractions gives the same bits as
+  // the fresh sum, so the memo never changes a value; past it the level is summed afresh, as
+  // before the memo existed. Every change to the tiles keeps the memo right or drops it (NaN).
+
+  /** The card's window sums as of ts, in the memo (offsets memoWindows + window × W). */
+  private windowsAt(agg: CardAggregate, ts: number): number[] {
+    let memo = agg.memo;
+    if (memo === undefined) agg.memo = memo = this.newMemo();
     for (let l = 0; l < this.levels.length; l++) {
-      const wins = this.levelWindows[l]!;
       const hi = Math.floor(ts / this.levels[l]!.tileMs);
-      const level = agg.levels[l]!;
-      const d = level.data;
-      let n = 0, s = 0, m = 0, q = 0, z = 0;
-      let wi = 0;
-      let lo = hi - wins[0]!.tiles + 1;
-      for (let o = (level.len - 1) * STRIDE; o >= 0 && wi < wins.length; o -= STRIDE) {
-        const ti = d[o + I]!;
-        if (ti > hi) continue;
-        while (ti < lo) {
-          // Crossing a window's far edge: it is complete, snapshot it and widen to the next one.
-          const w = wins[wi]!.index * W;
-          out[w + N] = n; out[w + S] = s; out[w + M] = m; out[w + Q] = q; out[w + Z] = z;
-          if (++wi === wins.length) break;
-          lo = hi - wins[wi]!.tiles + 1;
-        }
-        if (wi === wins.length) break;
-        n += d[o + TN]!; s += d[o + TS]!; q += d[o + TQ]!; z += d[o + TZ]!;
-        if (d[o + TM]! > m) m = d[o + TM]!;
-      }
-      for (; wi < wins.length; wi++) {
-        const o = wins[wi]!.index * W;
-        out[o + N] = n; out[o + S] = s; out[o + M] = m; out[o + Q] = q; out[o + Z] = z;
-      }
+      const hc = memo[l]!;
+      if (hc === hi) continue;
+      if (!(hc < hi && this.slide(agg.levels[l]!, memo, l, hc, hi))) this.sumLevel(agg.levels[l]!, memo, l, hi);
     }
+    return memo;
+  }
+
+  private newMemo(): number[] {
+    // Pushed one by one, NaN first: a packed array of unboxed numbers from the start.
+    const memo: number[] = [];
+    for (let k = 0; k < this.memoSize; k++) memo.push(k < this.memoWindows || k === this.memoRing ? Number.NaN : 0);
+    return memo;
+  }
+
+  /** Sums every window of level l for tile index hi afresh: one backwards pass over its tiles. */
+  private sumLevel(level: TileLevel, memo: number[], l: number, hi: number): void {
+    const wins = this.levelWindows[l]!;
+    const d = level.data;
+    let n = 0, s = 0, m = 0, q = 0, z = 0;
+    let wi = 0;
+    let lo = hi - wins[0]!.tiles + 1;
+    for (let o = (level.len - 1) * STRIDE; o >= 0 && wi < wins.length; o -= STRIDE) {
+      const ti = d[o + I]!;
+      if (ti > hi) continue;
+      while (ti < lo) {
+        // Crossing a window's far edge: it is complete, snapshot it and widen to the next one.
+        const w = this.memoWindows + wins[wi]!.index * W;
+        memo[w + N] = n; memo[w + S] = s; memo[w + M] = m; memo[w + Q] = q; memo[w + Z] = z;
+        if (++wi === wins.length) break;
+        lo = hi - wins[wi]!.tiles + 1;
+      }
+      if (wi === wins.length) break;
+      n += d[o + TN]!; s += d[o + TS]!; q += d[o + TQ]!; z += d[o + TZ]!;
+      if (d[o + TM]! > m) m = d[o + TM]!;
+    }
+    for (; wi < wins.length; wi++) {
+      const o = this.memoWindows + wins[wi]!.index * W;
+      memo[o + N] = n; memo[o + S] = s; memo[o + M] = m; memo[o + Q] = q; memo[o + Z] = z;
+    }
+    // The longest window holds the largest sums: if they are exact, so are all of the level's.
+    const longest = this.memoWindows + wins[wins.length - 1]!.index * W;
+    memo[l] = memo[longest + S]! <= EXACT && memo[longest + Q]! <= EXACT ? hi : Number.NaN;
+  }
+
+  /**
+   * Moves level l's window sums from tile index hc to a later hi: subtracts the tiles that leave
+   * each window and adds those that enter. False when it cannot (a leaving tile may hold a
+   * window's maximum, or the move is as long as a window): the caller sums afresh.
+   */
+  private slide(level: TileLevel, memo: number[], l: number, hc: number, hi: number): boolean {
+    // Shorter than every window: each tile entering lies inside it, each one leaving was in the memo.
+    if (hi - hc >= this.levelStep[l]!) return false;
+    const d = level.data;
+    const end = level.len * STRIDE;
+    // Entering: tiles in (hc, hi], at the end of the level.
+    let en = 0, es = 0, em = 0, eq = 0, ez = 0;
+    for (let o = end - STRIDE; o >= 0 && d[o + I]! > hc; o -= STRIDE) {
+      if (d[o + I]! > hi) continue;
+      en += d[o + TN]!; es += d[o + TS]!; eq += d[o + TQ]!; ez += d[o + TZ]!;
+      if (d[o + TM]! > em) em = d[o + TM]!;
+    }
+    const wins = this.levelWindows[l]!;
+    for (let wi = 0; wi < wins.length; wi++) {
+      const tiles = wins[wi]!.tiles;
+      const w = this.memoWindows + wins[wi]!.index * W;
+      let n = memo[w + N]!, s = memo[w + S]!, m = memo[w + M]!, q = memo[w + Q]!, z = memo[w + Z]!;
+      // Leaving: tiles in [hc − tiles + 1, hi − tiles].
+      const last = hi - tiles;
+      for (let o = firstTileFrom(level, hc - tiles + 1); o < end && d[o + I]! <= last; o += STRIDE) {
+        if (d[o + TM]! >= m) return false;
+        n -= d[o + TN]!; s -= d[o + TS]!; q -= d[o + TQ]!; z -= d[o + TZ]!;
+      }
+      n += en; s += es; q += eq; z += ez;
+      if (em > m) m = em;
+      if (!(s <= EXACT && q <= EXACT)) return false;
+      memo[w + N] = n; memo[w + S] = s; memo[w + M] = m; memo[w + Q] = q; memo[w + Z] = z;
+    }
+    memo[l] = hi;
+    return true;
+  }
+
+  /** An event added to tile i of level l: into the memo's windows that hold that tile. */
+  private addToMemo(memo: number[], l: number, i: number, cents: number, night: number): void {
+    const hc = memo[l]!;
+    if (!(i <= hc)) return; // a later tile enters when the windows slide; NaN: no memo
+    const wins = this.levelWindows[l]!;
+    for (let wi = 0; wi < wins.length; wi++) {
+      if (i < hc - wins[wi]!.tiles + 1) continue;
+      const w = this.memoWindows + wins[wi]!.index * W;
+      memo[w + N]! += 1;
+      memo[w + S]! += cents;
+      memo[w + Q]! += cents * cents;
+      memo[w + Z]! += night;
+      if (cents > memo[w + M]!) memo[w + M] = cents;
+      if (!(memo[w + S]! <= EXACT && memo[w + Q]! <= EXACT)) memo[l] = Number.NaN;
+    }
+  }
+
+  /** dropBefore(), dropping the memo of the level when its windows reached a dropped tile. */
+  private dropTiles(agg: CardAggregate, l: number, lo: number): void {
+    const memo = agg.memo;
+    if (memo !== undefined && lo > memo[l]! - this.levelSpan[l]! + 1) memo[l] = Number.NaN;
+    dropBefore(agg.levels[l]!, lo);
+  }
+
+  // ---- distinct merchants: the ring ------------------------------------------------------
+  //
+  // The memo's ring counts, for each of the ringHours hours up to the newest merchant visit
+  // (`top`), the merchants whose latest visit is in that hour: the distinct-merchant window is
+  // then a sum of at most distinctHours counts instead of a pass over every merchant the card
+  // paid in the look-back. Counts are integers, so the value is the pass's exactly.
+
+  /** Merchants whose latest visit hour is in the window ending at ts's hour. */
+  private distinctAt(agg: CardAggregate, memo: number[], ts: number): number {
+    const r = this.memoRing;
+    if (Number.isNaN(memo[r]!)) this.buildRing(agg, memo);
+    const hi = Math.floor(ts / HOUR_MS);
+    const lo = hi - this.distinctHours + 1;
+    const top = memo[r]!;
+    // A window starting before the ring (a request well behind the card's newest events): count by hand.
+    if (lo <= top - this.ringHours) return this.distinctMerchants(agg, ts);
+    let n = 0;
+    const end = Math.min(hi, top);
+    for (let h = lo; h <= end; h++) n += memo[r + 1 + (h & (this.ringHours - 1))]!;
+    return n;
+  }
+
+  private buildRing(agg: CardAggregate, memo: number[]): void {
+    const r = this.memoRing;
+    let top = Number.NEGATIVE_INFINITY;
+    for (const v of agg.merchants.values()) if (v.h > top) top = v.h;
+    memo.fill(0, r + 1, r + 1 + this.ringHours);
+    memo[r] = top;
+    for (const v of agg.merchants.values()) if (v.h > top - this.ringHours) memo[r + 1 + (v.h & (this.ringHours - 1))]! += 1;
+  }
+
+  /** A merchant's latest visit hour enters the ring (advancing it when newer than all). */
+  private ringAdd(memo: number[], h: number): void {
+    const r = this.memoRing;
+    let top = memo[r]!;
+    if (h > top) {
+      // Hours (top, h] start empty; past ringHours of them, the whole ring does.
+      if (h - top >= this.ringHours) memo.fill(0, r + 1, r + 1 + this.ringHours);
+      else for (let x = top + 1; x <= h; x++) memo[r + 1 + (x & (this.ringHours - 1))] = 0;
+      memo[r] = top = h;
+    }
+    if (h > top - this.ringHours) memo[r + 1 + (h & (this.ringHours - 1))]! += 1;
+  }
+
+  private ringRemove(memo: number[], h: number): void {
+    const r = this.memoRing;
+    const top = memo[r]!;
+    if (h > top - this.ringHours && h <= top) memo[r + 1 + (h & (this.ringHours - 1))]! -= 1;
   }
 
   /** f(S, e): the full vector of an event against the aggregate of everything ordered before it. */
   vector(agg: CardAggregate, e: PendingEvent): number[] {
-    this.scanWindows(agg, e.ts);
-    const w = this.scratch;
+    const w = this.windowsAt(agg, e.ts);
     const slots = this.slots;
-    const out: number[] = [];
+    const out = this.values;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
       const o = slot.w;
@@ -354,7 +610,7 @@ export class FeatureEngine {
         case OP.mean: v = n === 0 ? 0 : w[o + S]! / n / 100; break;
         case OP.max: v = w[o + M]! / 100; break;
         case OP.night: v = n === 0 ? 0 : w[o + Z]! / n; break;
-        case OP.distinct: v = this.distinctMerchants(agg, e.ts); break;
+        case OP.distinct: v = this.distinctAt(agg, w, e.ts); break;
         case OP.sincePrev: v = agg.last < 0 ? -1 : (e.ts - agg.last) / 1000; break;
         case OP.zscore: {
           if (n < 2) v = 0;
@@ -374,9 +630,9 @@ export class FeatureEngine {
         case OP.channel: v = e.channel; break;
         default: v = e.localHour;
       }
-      out.push(v);
+      out[i] = v;
     }
-    return out;
+    return out.slice();
   }
 
   private distinctMerchants(agg: CardAggregate, ts: number): number {
@@ -389,13 +645,19 @@ export class FeatureEngine {
 
   /** S ← S + e. Callers guarantee e is ordered after everything in S, except on the late path. */
   apply(agg: CardAggregate, e: PendingEvent): void {
+    this.applyVisit(agg, e, agg.merchants.get(e.merchant));
+  }
+
+  /** apply() given the card's visit to e's merchant (undefined: none yet). */
+  private applyVisit(agg: CardAggregate, e: PendingEvent, visit: MerchantVisit | undefined): void {
     const night = e.localHour < 6 ? 1 : 0;
+    const memo = agg.memo;
     for (let l = 0; l < this.levels.length; l++) {
       const i = Math.floor(e.ts / this.levels[l]!.tileMs);
       const level = agg.levels[l]!;
-      if (level.len * STRIDE === level.data.length && agg.last >= 0) {
+      if (isFull(level) && agg.last >= 0) {
         // Full: drop what no window reaches before growing (the same canonical rule as pruneAggregate).
-        dropBefore(level, Math.floor(agg.last / this.levels[l]!.tileMs) - this.levels[l]!.keep);
+        this.dropTiles(agg, l, Math.floor(agg.last / this.levels[l]!.tileMs) - this.levels[l]!.keep);
       }
       const o = tileAt(level, i);
       const d = level.data;
@@ -404,13 +666,23 @@ export class FeatureEngine {
       d[o + TQ]! += e.cents * e.cents;
       d[o + TZ]! += night;
       if (e.cents > d[o + TM]!) d[o + TM] = e.cents;
+      if (memo !== undefined) this.addToMemo(memo, l, i, e.cents, night);
     }
     const h = Math.floor(e.ts / HOUR_MS);
     const d = Math.floor(e.ts / DAY_MS);
-    const visit = agg.merchants.get(e.merchant);
-    if (!visit) agg.merchants.set(e.merchant, { h, d: [d] });
-    else {
-      if (h > visit.h) visit.h = h;
+    // The ring follows every change to a merchant's latest hour, once it exists.
+    const ring = memo !== undefined && this.distinctHours > 0 && !Number.isNaN(memo[this.memoRing]!) ? memo : undefined;
+    if (!visit) {
+      agg.merchants.set(e.merchant, { h, d: [d] });
+      if (ring) this.ringAdd(ring, h);
+    } else {
+      if (h > visit.h) {
+        if (ring) {
+          this.ringRemove(ring, visit.h);
+          this.ringAdd(ring, h);
+        }
+        visit.h = h;
+      }
       const lastDay = visit.d[visit.d.length - 1]!;
       if (d > lastDay) visit.d.push(d);
       else if (d !== lastDay && !visit.d.includes(d)) {
@@ -418,7 +690,8 @@ export class FeatureEngine {
         visit.d.sort((a, b) => a - b);
       }
     }
-    const cn = (agg.countries.get(e.country) ?? 0) + 1;
+    // The home country's count is homeN: the usual event, at home, spares a lookup.
+    const cn = (e.country === agg.home ? agg.homeN : (agg.countries.get(e.country) ?? 0)) + 1;
     agg.countries.set(e.country, cn);
     // Counts only grow, so the argmax (ties to the smaller code) can be kept up to date in O(1).
     if (cn > agg.homeN || (cn === agg.homeN && e.country < agg.home)) {
@@ -434,13 +707,55 @@ export class FeatureEngine {
   /** Drops what no window can reach from the commit frontier on; canonical for exact comparison. */
   pruneAggregate(agg: CardAggregate): void {
     if (agg.last < 0) return;
-    this.levels.forEach((level, l) => dropBefore(agg.levels[l]!, Math.floor(agg.last / level.tileMs) - level.keep));
+    this.levels.forEach((level, l) => this.dropTiles(agg, l, Math.floor(agg.last / level.tileMs) - level.keep));
     const dayLo = Math.floor(agg.last / DAY_MS) - this.lookbackDays - 2;
     const hourLo = Math.floor(agg.last / HOUR_MS) - this.distinctHours - 1;
+    const memo = agg.memo;
+    const ring = memo !== undefined && this.distinctHours > 0 && !Number.isNaN(memo[this.memoRing]!) ? memo : undefined;
     for (const [m, v] of agg.merchants) {
       if (v.d[0] !== undefined && v.d[0] < dayLo) v.d = v.d.filter((d) => d >= dayLo);
-      if (v.d.length === 0 && v.h < hourLo) agg.merchants.delete(m);
+      if (v.d.length === 0 && v.h < hourLo) {
+        agg.merchants.delete(m);
+        if (ring) this.ringRemove(ring, v.h);
+      }
     }
+  }
+
+  // ---- batch driver ------------------------------------------------------------------------
+
+  // The batch driver's step for an event ordered after everything in its card's state comes in
+  // two halves: the card's, then the merchant's. A vector reads merchants only through its
+  // merchant features, and merchants change only in merchant halves, so the driver may take the
+  // card halves card by card and the merchant halves in log order: the same operations on each
+  // state, in the same order, as taking each event whole.
+
+  /**
+   * An event as the batch halves take it: prepare()d, its new-merchant flag set by logCard() and
+   * its merchant features by logMerchant() (until then it shares an array of zeros).
+   */
+  prepareForBatch(e: EventFields): PendingEvent {
+    return this.prepare(e, 0, this.noMerchantFeatures);
+  }
+
+  /**
+   * The card half: f(S, e) with its merchant features still to come, then S ← S + e for the
+   * card. Returns the vector, and sets the event's new-merchant flag.
+   */
+  logCard(card: CardState, e: PendingEvent): number[] {
+    // One lookup of the card's visit to the merchant serves the flag and the update.
+    const visit = card.agg.merchants.get(e.merchant);
+    e.newMerchant = this.newMerchantFlagOf(visit, card.pending, e.merchant, e.ts);
+    const values = this.vector(card.agg, e);
+    this.applyVisit(card.agg, e, visit);
+    return values;
+  }
+
+  /** The merchant half: the event's merchant features into its vector, then the merchant absorbs it. */
+  logMerchant(values: number[], merchant: MerchantState, e: PendingEvent): void {
+    const features = this.merchantFeaturesInto(this.merchantScratch, merchant, e.ts);
+    const at = this.merchantSlots;
+    for (let k = 0; k < at.length; k++) values[at[k]!] = features[this.slots[at[k]!]!.arg] ?? 0;
+    this.applyMerchant(merchant, e.ts, e.newMerchant);
   }
 
   // ---- incremental driver ------------------------------------------------------------------
@@ -452,10 +767,34 @@ export class FeatureEngine {
    * driver's over the sorted history whenever arrival disorder stays within the allowed lateness.
    */
   ingest(card: CardState, event: TimedEvent, merchant: MerchantState | undefined): IngestResult {
+    const e = readEvent(event);
+    const committed: EntityVector[] = [];
+    const status = this.admit(card, e, merchant, committed);
+    // A duplicate changed nothing, so its flag is the one the state gives now.
+    const newMerchant = status === 'duplicate' ? this.newMerchantFlag(card, e.merchant_id, e.ts) : this.admittedFlag;
+    return { status, newMerchant, committed };
+  }
+
+  /**
+   * ingest() for the in-memory driver, without its result objects: the committed vectors go onto
+   * `out`, and an accepted or late event goes into `merchant` too.
+   */
+  ingestInto(card: CardState, event: EventFields, merchant: MerchantState, out: EntityVector[]): IngestStatus {
+    const status = this.admit(card, event, merchant, out);
+    if (status === 'accepted' || status === 'late') this.applyMerchant(merchant, event.ts, this.admittedFlag);
+    return status;
+  }
+
+  /** ingest()'s state change; leaves the new-merchant flag of an accepted or late event in admittedFlag. */
+  private admit(card: CardState, event: EventFields, merchant: MerchantState | undefined, out: EntityVector[]): IngestStatus {
     const id = event.event_id;
-    if (card.seen.has(id) || card.lateIds.has(id)) return { status: 'duplicate', newMerchant: this.newMerchantFlag(card, event.merchant_id, event.ts), committed: [] };
-    if (card.maxTs >= 0 && event.ts < card.maxTs - this.longestSpanMs) return { status: 'too_late', newMerchant: 0, committed: [] };
+    if (card.seen.has(id) || (card.lateIds.size > 0 && card.lateIds.has(id))) return 'duplicate';
+    if (card.maxTs >= 0 && event.ts < card.maxTs - this.longestSpanMs) {
+      this.admittedFlag = 0;
+      return 'too_late';
+    }
     const newMerchant = this.newMerchantFlag(card, event.merchant_id, event.ts);
+    this.admittedFlag = newMerchant;
     const pe = this.prepare(event, newMerchant, this.merchantFeatures(merchant, event.ts));
     const agg = card.agg;
     if (agg.last >= 0 && keyBefore(pe.ts, pe.id, agg.last, agg.lastId)) {
@@ -464,34 +803,39 @@ export class FeatureEngine {
       this.apply(agg, pe);
       if (pe.ts >= card.maxTs - this.dedupeHorizonMs) card.seen.set(id, pe.ts);
       else card.lateIds.set(id, card.maxTs);
-      return { status: 'late', newMerchant, committed: [{ eventId: id, ts: pe.ts, values, late: true }] };
+      out.push({ entityId: event.entity_id, eventId: id, ts: pe.ts, values, late: true });
+      return 'late';
     }
     insertSorted(card.pending, pe);
     card.seen.set(id, pe.ts);
     if (pe.ts > card.maxTs) card.maxTs = pe.ts;
-    const committed = this.commitUpTo(card, card.maxTs - this.allowedLatenessMs);
+    this.commitUpTo(card, card.maxTs - this.allowedLatenessMs, event.entity_id, out);
     this.pruneCard(card);
-    return { status: 'accepted', newMerchant, committed };
+    return 'accepted';
   }
 
-  /** Commits every pending event — what a drained stream with a final watermark does. */
-  flush(card: CardState): LoggedVector[] {
-    const out = this.commitUpTo(card, Number.POSITIVE_INFINITY);
+  /**
+   * Commits every pending event — what a drained stream with a final watermark does. The state
+   * does not know its entity's id: `entityId` is what the vectors are labelled with.
+   */
+  flush(card: CardState, entityId = ''): EntityVector[] {
+    const out: EntityVector[] = [];
+    this.commitUpTo(card, Number.POSITIVE_INFINITY, entityId, out);
     this.pruneCard(card);
     return out;
   }
 
-  private commitUpTo(card: CardState, watermark: number): LoggedVector[] {
-    const out: LoggedVector[] = [];
+  private commitUpTo(card: CardState, watermark: number, entityId: string, out: EntityVector[]): void {
     const p = card.pending;
     let k = 0;
     while (k < p.length && (p[k]!.ts < watermark || p.length - k > this.maxPending)) {
       const e = p[k++]!;
-      out.push({ eventId: e.id, ts: e.ts, values: this.vector(card.agg, e), late: false });
+      out.push({ entityId, eventId: e.id, ts: e.ts, values: this.vector(card.agg, e), late: false });
       this.apply(card.agg, e);
     }
-    if (k > 0) p.splice(0, k);
-    return out;
+    // Usually one event commits per event that arrives: shift() spares splice()'s removed-items array.
+    if (k === 1) p.shift();
+    else if (k > 1) p.splice(0, k);
   }
 
   private pruneCard(card: CardState): void {
@@ -504,8 +848,8 @@ export class FeatureEngine {
 
   pruneIds(card: CardState): void {
     const lo = card.maxTs - this.dedupeHorizonMs;
-    for (const [id, ts] of card.seen) if (ts < lo) card.seen.delete(id);
-    for (const [id, at] of card.lateIds) if (at < lo) card.lateIds.delete(id);
+    card.seen = withoutOlder(card.seen, lo);
+    if (card.lateIds.size > 0) card.lateIds = withoutOlder(card.lateIds, lo);
   }
 
   // ---- serving -----------------------------------------------------------------------------
@@ -525,7 +869,8 @@ export class FeatureEngine {
    */
   vectorFor(card: CardState | undefined, event: TimedEvent, merchant: MerchantState | undefined, options: { readonly consume?: boolean } = {}): number[] {
     const state = card ?? this.newCardState();
-    const pe = this.prepare(event, this.newMerchantFlag(state, event.merchant_id, event.ts), this.merchantFeatures(merchant, event.ts));
+    const e = readEvent(event);
+    const pe = this.prepare(e, this.newMerchantFlag(state, e.merchant_id, e.ts), this.merchantFeatures(merchant, e.ts));
     let agg = state.agg;
     let own = options.consume === true;
     for (const p of state.pending) {
@@ -555,8 +900,45 @@ export class FeatureEngine {
   }
 }
 
+/**
+ * The entries of `m` whose value is at least `lo`, in their order. When most go, a new Map of the
+ * rest: an insert per kept entry costs less than a lookup per dropped one, and the table is sized
+ * to what is left.
+ */
+function withoutOlder(m: Map<string, number>, lo: number): Map<string, number> {
+  let stale = 0;
+  m.forEach((v) => {
+    if (v < lo) stale++;
+  });
+  if (stale === 0) return m;
+  if (2 * stale <= m.size) {
+    m.forEach((v, k) => {
+      if (v < lo) m.delete(k);
+    });
+    return m;
+  }
+  const kept = new Map<string, number>();
+  m.forEach((v, k) => {
+    if (v >= lo) kept.set(k, v);
+  });
+  return kept;
+}
+
 function insertSorted(list: PendingEvent[], e: PendingEvent): void {
   let k = list.length;
   while (k > 0 && keyBefore(e.ts, e.id, list[k - 1]!.ts, list[k - 1]!.id)) k--;
-  list.splice(k, 0, e);
+  if (k === list.length) list.push(e);
+  else list.splice(k, 0, e);
 }
+
+/** USD cents of the event's amount at the reference rate (usdPerUnit's). */
+function centsOf(e: EventFields): number {
+  return Math.round(e.amount * (USD_BY_CURRENCY.get(e.currency) ?? 1) * 100);
+}
+
+/** The hour of day at the event's country (utcOffsetHours'), 0–23. */
+function localHourOf(e: EventFields): number {
+  const offset = UTC_OFFSET_BY_COUNTRY.get(e.country) ?? 0;
+  return Math.floor((((e.ts / HOUR_MS + offset) % 24) + 24) % 24);
+}
+

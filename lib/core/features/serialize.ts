@@ -3,7 +3,7 @@
 // the same bytes: the parity and reliability tests compare states as strings.
 import { ValidationError } from '../errors';
 import type { FeatureEngine } from './engine';
-import type { CardAggregate, CardState, MerchantState, MerchantVisit, PendingEvent } from './state';
+import { merchantState, type CardAggregate, type CardState, type MerchantState, type MerchantVisit, type PendingEvent } from './state';
 import { STRIDE, emptyLevel, levelToTuples, type TileLevel } from './tile-level';
 
 const STATE_SCHEMA_VERSION = 1;
@@ -88,16 +88,15 @@ function levelsAt(x: Json): TileLevel[] {
   const levels: TileLevel[] = [];
   for (let l = 0; l < lv.length; l++) {
     const tuples = arrayAt(lv[l], 'state.lv', l);
-    // Sized as levelFromTuples sizes it, so the level grows (and prunes when full) at the same point.
+    // Its cap as levelFromTuples sets it, so the level prunes (and grows) at the same points.
     const level = emptyLevel(Math.max(4, tuples.length));
     const d = level.data;
     for (let k = 0; k < tuples.length; k++) {
       const t = tupleAt(tuples[k], STRIDE, 'state.lv', l, k);
-      const o = k * STRIDE;
       for (let j = 0; j < STRIDE; j++) {
         const v = t[j];
         if (!finite(v)) refuse(`state.lv.${l}.${k}.${j}`, 'a finite number', v);
-        d[o + j] = v;
+        d.push(v);
       }
     }
     level.len = tuples.length;
@@ -208,9 +207,9 @@ export function deserializeCard(engine: FeatureEngine, text: string): CardState 
   if (fs !== engine.version) throw new ValidationError(`state was written by feature set ${fs}, engine is ${engine.version}`, 'state.fs');
   if (levels.length !== tileLevelCount(engine)) throw new ValidationError('state has a different tile layout', 'state.lv');
   // Built directly rather than by filling engine.newCardState(): its empty tile levels would be
-  // allocated only to be replaced (typed-array allocations are a measurable share of this read).
-  // Same fields in the same order as emptyCardState, so the objects share its shape.
-  const agg: CardAggregate = { last, lastId, levels, merchants, countries, home: '', homeN: 0 };
+  // allocated only to be replaced. Same fields in the same order as emptyCardState, so the
+  // objects share its shape; no memo, which the engine builds when it first needs one.
+  const agg: CardAggregate = { last, lastId, levels, merchants, countries, home: '', homeN: 0, memo: undefined };
   for (const [c, n] of countries) {
     if (n > agg.homeN || (n === agg.homeN && c < agg.home)) {
       agg.home = c;
@@ -238,5 +237,5 @@ export function deserializeMerchant(engine: FeatureEngine, text: string): Mercha
     tiles.push({ i: numberAt(t[0], 'state.t', k, 0), n: numberAt(t[1], 'state.t', k, 1), c: numberAt(t[2], 'state.t', k, 2) });
   }
   if (fs !== engine.version) throw new ValidationError(`state was written by feature set ${fs}, engine is ${engine.version}`, 'state.fs');
-  return { maxTs, tiles };
+  return merchantState(tiles, maxTs);
 }

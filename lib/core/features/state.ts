@@ -21,6 +21,11 @@ export interface CardAggregate {
   /** Derived from `countries`: the most frequent country (ties to the smaller code) and its count. */
   home: string;
   homeN: number;
+  /**
+   * The engine's memo of window sums and recent merchant hours (engine.ts, "the memo"): derived
+   * from the fields above, never stored, built on first use.
+   */
+  memo: number[] | undefined;
 }
 
 /**
@@ -61,11 +66,19 @@ export interface MerchantTile {
 export interface MerchantState {
   tiles: MerchantTile[];
   maxTs: number;
+  /**
+   * Memo of the merchant window's sums (count, new-card count) over the closed tiles below
+   * `memoHi`, owned by the engine and never stored: a busy merchant sees many events an hour, all
+   * asking for the same closed tiles. Undefined when there is none.
+   */
+  memoHi?: number | undefined;
+  memoN?: number | undefined;
+  memoC?: number | undefined;
 }
 
 export function emptyCardState(levelCount: number): CardState {
   return {
-    agg: { last: -1, lastId: '', levels: Array.from({ length: levelCount }, () => emptyLevel()), merchants: new Map(), countries: new Map(), home: '', homeN: 0 },
+    agg: { last: -1, lastId: '', levels: Array.from({ length: levelCount }, () => emptyLevel()), merchants: new Map(), countries: new Map(), home: '', homeN: 0, memo: undefined },
     pending: [],
     maxTs: -1,
     seen: new Map(),
@@ -74,7 +87,12 @@ export function emptyCardState(levelCount: number): CardState {
 }
 
 export function emptyMerchantState(): MerchantState {
-  return { tiles: [], maxTs: -1 };
+  return merchantState([], -1);
+}
+
+/** Every merchant state is built here, so all share one object shape (monomorphic engine code). */
+export function merchantState(tiles: MerchantTile[], maxTs: number): MerchantState {
+  return { tiles, maxTs, memoHi: undefined, memoN: undefined, memoC: undefined };
 }
 
 export function cloneAggregate(a: CardAggregate): CardAggregate {
@@ -86,5 +104,7 @@ export function cloneAggregate(a: CardAggregate): CardAggregate {
     countries: new Map(a.countries),
     home: a.home,
     homeN: a.homeN,
+    // The copy is changed apart from the original: it builds its own memo when it needs one.
+    memo: undefined,
   };
 }

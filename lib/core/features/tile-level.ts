@@ -1,45 +1,74 @@
-// A tile level as one flat, growable Float64Array (stride 6: index, count, sum, max, sum of
-// squares, night count), kept sorted by tile index. Hand-rolled rather than an array of objects:
-// window scans then read contiguous memory, which is what the engine's per-event cost is made of
-// when thousands of entities are interleaved (object tiles scattered over the heap miss the cache).
+// A tile level as one flat number array (stride 6: index, count, sum, max, sum of squares, night
+// count), kept sorted by tile index. Hand-rolled rather than an array of objects: window sums
+// then read contiguous memory, which is what the engine's per-event cost is made of when
+// thousands of entities are interleaved (object tiles scattered over the heap miss the cache).
+// A plain array rather than a Float64Array: V8 keeps its numbers unboxed all the same, and it
+// grows in the JS heap, where each typed array is a malloc'd buffer, an ArrayBuffer object and
+// work for the collector.
 
 export const STRIDE = 6;
 export const I = 0, TN = 1, TS = 2, TM = 3, TQ = 4, TZ = 5;
 
 export interface TileLevel {
-  data: Float64Array;
-  /** Number of tiles in use. */
+  /** STRIDE numbers per tile; past `len` tiles, room left by dropped ones (never read). */
+  data: number[];
+  /** Number of tiles. */
   len: number;
+  /**
+   * The number of tiles at which the engine drops those no window reaches before adding another;
+   * it doubles when there were none to drop. A count rather than the array's room, so the canonical
+   * pruning happens at the same points however the level was built.
+   */
+  cap: number;
 }
 
-export const emptyLevel = (capacity = 4): TileLevel => ({ data: new Float64Array(capacity * STRIDE), len: 0 });
+export const emptyLevel = (cap = 4): TileLevel => ({ data: [], len: 0, cap });
 
-export const cloneLevel = (l: TileLevel): TileLevel => ({ data: l.data.slice(), len: l.len });
+export const cloneLevel = (l: TileLevel): TileLevel => ({ data: l.data.slice(0, l.len * STRIDE), len: l.len, cap: l.cap });
+
+/** True when the level holds `cap` tiles: the engine prunes it before adding one. */
+export const isFull = (level: TileLevel): boolean => level.len >= level.cap;
 
 /** Offset of the tile with index `i`, creating it (zeroed) in sorted position if absent. */
 export function tileAt(level: TileLevel, i: number): number {
   const d = level.data;
-  const last = (level.len - 1) * STRIDE;
-  if (level.len > 0 && d[last + I] === i) return last;
-  let pos = level.len;
-  if (level.len > 0 && d[last + I]! > i) {
+  const len = level.len;
+  const last = (len - 1) * STRIDE;
+  if (len > 0 && d[last + I] === i) return last;
+  let pos = len;
+  if (len > 0 && d[last + I]! > i) {
     // Out-of-order (late) event: find its place from the end.
-    pos = level.len - 1;
+    pos = len - 1;
     while (pos > 0 && d[(pos - 1) * STRIDE + I]! >= i) pos--;
     if (d[pos * STRIDE + I] === i) return pos * STRIDE;
   }
-  if ((level.len + 1) * STRIDE > d.length) {
-    const grown = new Float64Array(Math.max(8, level.len * 2) * STRIDE);
-    grown.set(d.subarray(0, level.len * STRIDE));
-    level.data = grown;
-  }
-  const g = level.data;
-  if (pos < level.len) g.copyWithin((pos + 1) * STRIDE, pos * STRIDE, level.len * STRIDE);
+  if (len >= level.cap) level.cap = Math.max(8, len * 2);
   const o = pos * STRIDE;
-  g.fill(0, o, o + STRIDE);
-  g[o + I] = i;
-  level.len++;
+  if (pos < len) d.splice(o, 0, i, 0, 0, 0, 0, 0);
+  else if (d.length > o) {
+    // Room left by dropped tiles: reused, where a push after shrinking would copy the array.
+    d[o + I] = i;
+    d[o + TN] = 0;
+    d[o + TS] = 0;
+    d[o + TM] = 0;
+    d[o + TQ] = 0;
+    d[o + TZ] = 0;
+  } else d.push(i, 0, 0, 0, 0, 0);
+  level.len = len + 1;
   return o;
+}
+
+/** Offset of the first tile with index ≥ i (the level's end when there is none): a binary search. */
+export function firstTileFrom(level: TileLevel, i: number): number {
+  const d = level.data;
+  let a = 0;
+  let b = level.len;
+  while (a < b) {
+    const k = (a + b) >>> 1;
+    if (d[k * STRIDE + I]! < i) a = k + 1;
+    else b = k;
+  }
+  return a * STRIDE;
 }
 
 /** Drops tiles with index < lo. */
@@ -48,19 +77,23 @@ export function dropBefore(level: TileLevel, lo: number): void {
   let k = 0;
   while (k < level.len && d[k * STRIDE + I]! < lo) k++;
   if (k === 0) return;
-  d.copyWithin(0, k * STRIDE, level.len * STRIDE);
+  // A loop rather than splice(), which would also build an array of the dropped numbers; the
+  // array keeps its length, so the room is there for the tiles to come.
+  const from = k * STRIDE;
+  const keep = (level.len - k) * STRIDE;
+  for (let j = 0; j < keep; j++) d[j] = d[from + j]!;
   level.len -= k;
 }
 
 export function levelToTuples(level: TileLevel): number[][] {
   const out: number[][] = [];
-  for (let k = 0; k < level.len; k++) out.push(Array.from(level.data.subarray(k * STRIDE, (k + 1) * STRIDE)));
+  for (let k = 0; k < level.len; k++) out.push(level.data.slice(k * STRIDE, (k + 1) * STRIDE));
   return out;
 }
 
 export function levelFromTuples(tuples: readonly (readonly number[])[]): TileLevel {
   const level = emptyLevel(Math.max(4, tuples.length));
-  tuples.forEach((t, k) => level.data.set(t, k * STRIDE));
+  for (const t of tuples) level.data.push(...t);
   level.len = tuples.length;
   return level;
 }
