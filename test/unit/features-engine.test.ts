@@ -102,6 +102,18 @@ describe('feature engine: stream semantics', () => {
     expect(serializeCard(engine, d.cards.get('card_1')!)).toBe(before);
   });
 
+  it('takes a reused event id with another event time as a new event (a duplicate carries its original\'s time)', () => {
+    const d = new IncrementalDriver(engine);
+    const e = ev({ at: T0 });
+    d.ingest(e);
+    d.ingest(ev({ at: T0 + 2 * MINUTE_MS }));
+    // Behind the newest event (the looked-up path) and ahead of it (the appended path).
+    expect(d.ingest({ ...e, ts: T0 + MINUTE_MS })).toBe('accepted');
+    expect(d.ingest({ ...e, ts: T0 + 3 * MINUTE_MS })).toBe('accepted');
+    expect(d.ingest(e)).toBe('duplicate');
+    expect(d.ingest({ ...e, ts: T0 + MINUTE_MS })).toBe('duplicate');
+  });
+
   it('places a late event (past the reorder buffer, within the longest window) in the right windows', () => {
     const d = new IncrementalDriver(engine);
     d.ingest(ev({ at: T0, amount: 1 }));

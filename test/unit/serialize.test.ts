@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ValidationError } from '../../lib/core/errors';
+import { SeenIds } from '../../lib/core/features/seen-ids';
 import {
   deserializeCard,
   deserializeMerchant,
@@ -75,7 +76,7 @@ function oracleCard(text: string): CardState {
     }),
   );
   state.maxTs = j.max;
-  state.seen = new Map(j.seen);
+  state.seen = SeenIds.from(j.seen);
   state.lateIds = new Map(j.late);
   return state;
 }

@@ -2,7 +2,7 @@
 // directly against states read from the online store; these drivers hold every entity in memory
 // for replays, backfills, training sets, tests and benchmarks.
 import type { TimedEvent } from '../schemas/event';
-import { readEvent, type EntityVector, type FeatureEngine, type IngestStatus } from './engine';
+import { type EntityVector, type FeatureEngine, type IngestStatus } from './engine';
 import { emptyMerchantState, type CardState, type MerchantState, type PendingEvent } from './state';
 
 export type { EntityVector } from './engine';
@@ -41,12 +41,12 @@ export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>, si
   const counts: Record<IngestStatus, number> = { accepted: 0, late: 0, duplicate: 0, too_late: 0 };
   for (let from = 0; from < sorted.length; from += PASS_EVENTS) {
     const to = Math.min(from + PASS_EVENTS, sorted.length);
-    // The pass's events read once (readEvent), in order, each into the engine's form.
+    // The pass's events, in order, each in the engine's form.
     const pass: PendingEvent[] = [];
     // Positions of each card's events in the pass, cards in the order they first appear.
     const byCard = new Map<string, number[]>();
     for (let k = from; k < to; k++) {
-      const e = readEvent(sorted[k]!);
+      const e = sorted[k]!;
       pass.push(engine.prepareForBatch(e));
       const id = e.entity_id;
       const list = byCard.get(id);
@@ -59,12 +59,12 @@ export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>, si
       if (!card) cards.set(entityId, (card = engine.newCardState()));
       for (const j of list) {
         const e = pass[j]!;
-        if (card.seen.has(e.id)) {
+        if (card.seen.has(e.id, e.ts)) {
           counts.duplicate++;
           continue;
         }
         logged[j] = { entityId, eventId: e.id, ts: e.ts, values: engine.logCard(card, e), late: false };
-        card.seen.set(e.id, e.ts);
+        card.seen.add(e.id, e.ts);
         card.maxTs = e.ts;
         counts.accepted++;
         // Same canonical pruning the stream does, so memory stays bounded over long histories.
@@ -92,7 +92,6 @@ export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>, si
 function inLogOrder(events: Iterable<TimedEvent>): readonly TimedEvent[] {
   if (Array.isArray(events)) {
     const list = events as readonly TimedEvent[];
-    // Each event's time read once (see readEvent: each read of a parsed event's field is slow).
     let prev = list.length > 0 ? list[0]!.ts : 0;
     let k = 1;
     for (; k < list.length; k++) {
@@ -121,8 +120,7 @@ export class IncrementalDriver {
     this.committed = sink ? [] : this.vectors;
   }
 
-  ingest(event: TimedEvent): IngestStatus {
-    const e = readEvent(event);
+  ingest(e: TimedEvent): IngestStatus {
     let card = this.cards.get(e.entity_id);
     if (!card) this.cards.set(e.entity_id, (card = this.engine.newCardState()));
     let merchant = this.merchants.get(e.merchant_id);
@@ -131,6 +129,62 @@ export class IncrementalDriver {
     this.counts[status]++;
     this.drain();
     return status;
+  }
+
+  /**
+   * ingest() of each event in turn, the same statuses, states and vectors in the same order, in
+   * passes of up to PASS_EVENTS: each pass takes its card halves card by card, then its merchant
+   * halves in arrival order (see engine.ingestCard), and only then hands its vectors over.
+   */
+  ingestAll(events: Iterable<TimedEvent>): void {
+    let pass: TimedEvent[] = [];
+    for (const e of events) {
+      pass.push(e);
+      if (pass.length === PASS_EVENTS) {
+        this.ingestPass(pass);
+        pass = [];
+      }
+    }
+    if (pass.length > 0) this.ingestPass(pass);
+  }
+
+  private ingestPass(pass: readonly TimedEvent[]): void {
+    const engine = this.engine;
+    // Positions of each card's events, cards in the order they first arrive (as ingest() adds them).
+    const byCard = new Map<string, number[]>();
+    for (let j = 0; j < pass.length; j++) {
+      const id = pass[j]!.entity_id;
+      const list = byCard.get(id);
+      if (list) list.push(j);
+      else byCard.set(id, [j]);
+    }
+    const admitted: (PendingEvent | undefined)[] = new Array<PendingEvent | undefined>(pass.length).fill(undefined);
+    // The vectors each arrival commits: [from[j], to[j]) in `vectors`, the event behind each in `events`.
+    const from = new Int32Array(pass.length);
+    const to = new Int32Array(pass.length);
+    const vectors: EntityVector[] = [];
+    const events: PendingEvent[] = [];
+    for (const [entityId, list] of byCard) {
+      let card = this.cards.get(entityId);
+      if (!card) this.cards.set(entityId, (card = engine.newCardState()));
+      for (const j of list) {
+        from[j] = vectors.length;
+        const status = engine.ingestCard(card, pass[j]!, vectors, events);
+        to[j] = vectors.length;
+        this.counts[status]++;
+        if (status === 'accepted' || status === 'late') admitted[j] = engine.admittedPending();
+      }
+    }
+    for (let j = 0; j < pass.length; j++) {
+      const id = pass[j]!.merchant_id;
+      let merchant = this.merchants.get(id);
+      if (!merchant) this.merchants.set(id, (merchant = emptyMerchantState()));
+      const pe = admitted[j];
+      if (pe !== undefined) engine.ingestMerchant(pe, merchant);
+    }
+    for (let k = 0; k < vectors.length; k++) engine.completeMerchantFeatures(vectors[k]!.values, events[k]!);
+    for (let j = 0; j < pass.length; j++) for (let k = from[j]!; k < to[j]!; k++) this.committed.push(vectors[k]!);
+    this.drain();
   }
 
   /** Commits every buffered event, as a drained stream does. */

@@ -97,34 +97,6 @@ export interface EventFields {
   readonly ts: number;
 }
 
-/**
- * An event's fields, copied into an object of one shape in a single pass over its keys. Parsed
- * events usually have a hidden class each (parseStreamEvent spreads zod's output with `ts`), so a
- * plain read of a field misses V8's inline caches and looks it up the slow way: nine such reads
- * cost several times the rest of an event's work. A for-in over the object's own keys reads them
- * by position instead; keys other than these are ignored.
- */
-export function readEvent(event: TimedEvent): EventFields {
-  let event_id = '', entity_id = '', merchant_id = '', currency = '', country = '', channel = '';
-  let amount = 0, mcc = 0, ts = 0;
-  const o = event as unknown as Readonly<Record<string, unknown>>;
-  for (const k in o) {
-    switch (k) {
-      case 'event_id': event_id = o[k] as string; break;
-      case 'entity_id': entity_id = o[k] as string; break;
-      case 'merchant_id': merchant_id = o[k] as string; break;
-      case 'amount': amount = o[k] as number; break;
-      case 'currency': currency = o[k] as string; break;
-      case 'mcc': mcc = o[k] as number; break;
-      case 'country': country = o[k] as string; break;
-      case 'channel': channel = o[k] as string; break;
-      case 'ts': ts = o[k] as number; break;
-      default: break;
-    }
-  }
-  return { event_id, entity_id, merchant_id, amount, currency, mcc, country, channel, ts };
-}
-
 const keyBefore = (ts1: number, id1: string, ts2: number, id2: string): boolean => ts1 < ts2 || (ts1 === ts2 && id1 < id2);
 
 const CHANNEL_CODES: readonly string[] = CHANNELS;
@@ -182,6 +154,10 @@ export class FeatureEngine {
   private readonly values: number[];
   /** The new-merchant flag of the last event admit() saw, for ingest()'s result. */
   private admittedFlag = 0;
+  /** The prepared form of the last event admit() accepted (or took late), for ingestCard()'s caller. */
+  private admittedEvent: PendingEvent | undefined;
+  /** While a card half runs (ingestCard), the event of each vector it commits, in the same order. */
+  private committedEvents: PendingEvent[] | undefined;
 
   constructor(featureSet: FeatureSet, options: EngineOptions = {}) {
     this.featureSet = featureSet;
@@ -767,9 +743,9 @@ export class FeatureEngine {
    * driver's over the sorted history whenever arrival disorder stays within the allowed lateness.
    */
   ingest(card: CardState, event: TimedEvent, merchant: MerchantState | undefined): IngestResult {
-    const e = readEvent(event);
+    const e = event;
     const committed: EntityVector[] = [];
-    const status = this.admit(card, e, merchant, committed);
+    const status = this.admit(card, e, merchant, false, committed);
     // A duplicate changed nothing, so its flag is the one the state gives now.
     const newMerchant = status === 'duplicate' ? this.newMerchantFlag(card, e.merchant_id, e.ts) : this.admittedFlag;
     return { status, newMerchant, committed };
@@ -780,34 +756,84 @@ export class FeatureEngine {
    * `out`, and an accepted or late event goes into `merchant` too.
    */
   ingestInto(card: CardState, event: EventFields, merchant: MerchantState, out: EntityVector[]): IngestStatus {
-    const status = this.admit(card, event, merchant, out);
+    const status = this.admit(card, event, merchant, false, out);
     if (status === 'accepted' || status === 'late') this.applyMerchant(merchant, event.ts, this.admittedFlag);
     return status;
   }
 
-  /** ingest()'s state change; leaves the new-merchant flag of an accepted or late event in admittedFlag. */
-  private admit(card: CardState, event: EventFields, merchant: MerchantState | undefined, out: EntityVector[]): IngestStatus {
+  // The stream's step also comes in two halves, for the same reason as the batch driver's: an
+  // event's merchant features are fixed at its arrival from its merchant's state, which only the
+  // merchant halves change, and the card half reads them only to copy them into vectors. So a
+  // driver holding many events may take the card halves card by card (each card's events in
+  // arrival order), then the merchant halves in arrival order, then copy each event's merchant
+  // features into the vectors committed meanwhile: the same operations on each state in the same
+  // order as ingest() event by event, with each card's state in cache across its events.
+
+  /**
+   * The card half of ingestInto(): the event's merchant features stay zeros until
+   * ingestMerchant(). Committed vectors go onto `out`, and the event behind each onto `outEvents`
+   * (for completeMerchantFeatures()); an accepted or late event's prepared form is then
+   * admittedPending().
+   */
+  ingestCard(card: CardState, event: EventFields, out: EntityVector[], outEvents: PendingEvent[]): IngestStatus {
+    this.committedEvents = outEvents;
+    try {
+      return this.admit(card, event, undefined, true, out);
+    } finally {
+      this.committedEvents = undefined;
+    }
+  }
+
+  /** The prepared form of the event the last ingestCard() accepted or took late. */
+  admittedPending(): PendingEvent {
+    const pe = this.admittedEvent;
+    if (pe === undefined) throw new Error('admittedPending(): no event was admitted');
+    return pe;
+  }
+
+  /** The merchant half: the event's merchant features as of its arrival, then the merchant absorbs it. */
+  ingestMerchant(pe: PendingEvent, merchant: MerchantState): void {
+    this.merchantFeaturesInto(pe.merchantFeatures, merchant, pe.ts);
+    this.applyMerchant(merchant, pe.ts, pe.newMerchant);
+  }
+
+  /** Copies the event's merchant features into a vector the card half logged for it. */
+  completeMerchantFeatures(values: number[], pe: PendingEvent): void {
+    const at = this.merchantSlots;
+    for (let k = 0; k < at.length; k++) values[at[k]!] = pe.merchantFeatures[this.slots[at[k]!]!.arg] ?? 0;
+  }
+
+  /**
+   * ingest()'s state change; leaves the new-merchant flag of an accepted or late event in
+   * admittedFlag and its prepared form in admittedEvent. With `deferMerchant`, the merchant
+   * features are left as zeros for ingestMerchant() to fill.
+   */
+  private admit(card: CardState, event: EventFields, merchant: MerchantState | undefined, deferMerchant: boolean, out: EntityVector[]): IngestStatus {
     const id = event.event_id;
-    if (card.seen.has(id) || (card.lateIds.size > 0 && card.lateIds.has(id))) return 'duplicate';
+    // A duplicate carries its original's event time (see SeenIds), which is at most maxTs: an
+    // event newer than every accepted one (the usual case) needs no lookup.
+    if (event.ts <= card.maxTs && (card.seen.has(id, event.ts) || (card.lateIds.size > 0 && card.lateIds.has(id)))) return 'duplicate';
     if (card.maxTs >= 0 && event.ts < card.maxTs - this.longestSpanMs) {
       this.admittedFlag = 0;
       return 'too_late';
     }
     const newMerchant = this.newMerchantFlag(card, event.merchant_id, event.ts);
     this.admittedFlag = newMerchant;
-    const pe = this.prepare(event, newMerchant, this.merchantFeatures(merchant, event.ts));
+    const pe = this.prepare(event, newMerchant, deferMerchant ? this.merchantIsCount.map(() => 0) : this.merchantFeatures(merchant, event.ts));
+    this.admittedEvent = pe;
     const agg = card.agg;
     if (agg.last >= 0 && keyBefore(pe.ts, pe.id, agg.last, agg.lastId)) {
       // Behind the commit frontier: place it in its windows now; its own vector saw later events.
       const values = this.vector(agg, pe);
       this.apply(agg, pe);
-      if (pe.ts >= card.maxTs - this.dedupeHorizonMs) card.seen.set(id, pe.ts);
+      if (pe.ts >= card.maxTs - this.dedupeHorizonMs) card.seen.add(id, pe.ts);
       else card.lateIds.set(id, card.maxTs);
       out.push({ entityId: event.entity_id, eventId: id, ts: pe.ts, values, late: true });
+      this.committedEvents?.push(pe);
       return 'late';
     }
     insertSorted(card.pending, pe);
-    card.seen.set(id, pe.ts);
+    card.seen.add(id, pe.ts);
     if (pe.ts > card.maxTs) card.maxTs = pe.ts;
     this.commitUpTo(card, card.maxTs - this.allowedLatenessMs, event.entity_id, out);
     this.pruneCard(card);
@@ -831,6 +857,7 @@ export class FeatureEngine {
     while (k < p.length && (p[k]!.ts < watermark || p.length - k > this.maxPending)) {
       const e = p[k++]!;
       out.push({ entityId, eventId: e.id, ts: e.ts, values: this.vector(card.agg, e), late: false });
+      this.committedEvents?.push(e);
       this.apply(card.agg, e);
     }
     // Usually one event commits per event that arrives: shift() spares splice()'s removed-items array.
@@ -848,7 +875,7 @@ export class FeatureEngine {
 
   pruneIds(card: CardState): void {
     const lo = card.maxTs - this.dedupeHorizonMs;
-    card.seen = withoutOlder(card.seen, lo);
+    card.seen.dropBefore(lo);
     if (card.lateIds.size > 0) card.lateIds = withoutOlder(card.lateIds, lo);
   }
 
@@ -869,7 +896,7 @@ export class FeatureEngine {
    */
   vectorFor(card: CardState | undefined, event: TimedEvent, merchant: MerchantState | undefined, options: { readonly consume?: boolean } = {}): number[] {
     const state = card ?? this.newCardState();
-    const e = readEvent(event);
+    const e = event;
     const pe = this.prepare(e, this.newMerchantFlag(state, e.merchant_id, e.ts), this.merchantFeatures(merchant, e.ts));
     let agg = state.agg;
     let own = options.consume === true;

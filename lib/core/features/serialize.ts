@@ -3,6 +3,7 @@
 // the same bytes: the parity and reliability tests compare states as strings.
 import { ValidationError } from '../errors';
 import type { FeatureEngine } from './engine';
+import { SeenIds } from './seen-ids';
 import { merchantState, type CardAggregate, type CardState, type MerchantState, type MerchantVisit, type PendingEvent } from './state';
 import { STRIDE, emptyLevel, levelToTuples, type TileLevel } from './tile-level';
 
@@ -216,7 +217,7 @@ export function deserializeCard(engine: FeatureEngine, text: string): CardState 
       agg.homeN = n;
     }
   }
-  return { agg, pending, maxTs, seen, lateIds };
+  return { agg, pending, maxTs, seen: SeenIds.from(seen), lateIds };
 }
 
 export function serializeMerchant(engine: FeatureEngine, m: MerchantState): string {

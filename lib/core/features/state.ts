@@ -2,6 +2,7 @@
 // number of events: tiles, a visit list per recently-paid merchant, a short reorder buffer and a
 // dedupe horizon of event ids.
 
+import { SeenIds } from './seen-ids';
 import { cloneLevel, emptyLevel, type TileLevel } from './tile-level';
 
 /** A merchant the card paid: the latest hour tile and the sorted distinct day indices (bounded look-back). */
@@ -52,7 +53,7 @@ export interface CardState {
   /** Latest event time seen (accepted), the per-entity watermark's base. */
   maxTs: number;
   /** Accepted event ids with their event time, kept while ts ≥ maxTs − dedupe horizon. */
-  seen: Map<string, number>;
+  seen: SeenIds;
   /** Ids of events accepted on the late path older than the dedupe horizon, with maxTs at arrival. */
   lateIds: Map<string, number>;
 }
@@ -81,7 +82,7 @@ export function emptyCardState(levelCount: number): CardState {
     agg: { last: -1, lastId: '', levels: Array.from({ length: levelCount }, () => emptyLevel()), merchants: new Map(), countries: new Map(), home: '', homeN: 0, memo: undefined },
     pending: [],
     maxTs: -1,
-    seen: new Map(),
+    seen: new SeenIds(),
     lateIds: new Map(),
   };
 }
