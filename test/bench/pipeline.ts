@@ -2,7 +2,7 @@
 // aggregation loop over the same events; (2) the feature-transform handler writing into dynalite,
 // items/s, beside raw BatchWriteItem of the same items to the same dynalite.
 import { performance } from 'node:perf_hooks';
-import { FeatureEngine, referenceFeatureSet, runBatch, IncrementalDriver, MINUTE_MS } from '../../lib/core/features';
+import { FeatureEngine, referenceFeatureSet, runBatch, IncrementalDriver, MINUTE_MS, type EntityVector } from '../../lib/core/features';
 import { generateWorkload } from '../../lib/core/generator';
 import { parseStreamEvent, type TimedEvent } from '../../lib/core/schemas/event';
 import { handlerPathBench } from './pipeline-handler';
@@ -50,15 +50,31 @@ export async function run(opts: Record<string, string | undefined>) {
     }
     sink += m.size;
   });
-  const batch = best(3, () => {
-    sink += runBatch(engine, evs).vectors.length;
-  });
-  const incremental = best(3, () => {
-    const d = new IncrementalDriver(engine);
+  // The engine's output goes to a sink, as the stream's and the training-set builder's do (to
+  // Firehose, to Parquet): collecting 200k vectors in one array would time the collector's
+  // promotion of them, not the engine. The checksum keeps every vector's values in use.
+  let checksum = 0;
+  const fold = (v: EntityVector) => {
+    checksum += v.values[0]! + v.values.length;
+  };
+  const runBatchOnce = () => runBatch(engine, evs, fold);
+  const runIncremental = () => {
+    const d = new IncrementalDriver(engine, fold);
+    d.ingestAll(evs);
+    d.flush();
+  };
+  const runEventByEvent = () => {
+    const d = new IncrementalDriver(engine, fold);
     for (const e of evs) d.ingest(e);
     d.flush();
-    sink += d.vectors.length;
-  });
+  };
+  // One untimed run of each first: what is timed is the optimised code a warm Lambda runs.
+  runBatchOnce();
+  runIncremental();
+  runEventByEvent();
+  const batch = best(3, runBatchOnce);
+  const incremental = best(3, runIncremental);
+  const eventByEvent = best(3, runEventByEvent);
   const rate = (s: number) => Math.round(evs.length / s);
   const engineResult = {
     events: evs.length,
@@ -66,9 +82,10 @@ export async function run(opts: Record<string, string | undefined>) {
     baseline_map_aggregate_events_per_s: rate(baseline),
     batch_driver_events_per_s: rate(batch),
     incremental_driver_events_per_s: rate(incremental),
+    incremental_driver_event_by_event_events_per_s: rate(eventByEvent),
     goal_events_per_s: 200_000,
     meets_goal: rate(incremental) >= 200_000 && rate(batch) >= 200_000,
-    sink,
+    sink: sink + checksum,
   };
   log(JSON.stringify(engineResult));
 

@@ -793,7 +793,8 @@ export class FeatureEngine {
 
   /** The merchant half: the event's merchant features as of its arrival, then the merchant absorbs it. */
   ingestMerchant(pe: PendingEvent, merchant: MerchantState): void {
-    this.merchantFeaturesInto(pe.merchantFeatures, merchant, pe.ts);
+    // A new array: until now the event shared the engine's array of zeros.
+    pe.merchantFeatures = this.merchantFeaturesInto(new Array<number>(this.merchantIsCount.length), merchant, pe.ts);
     this.applyMerchant(merchant, pe.ts, pe.newMerchant);
   }
 
@@ -819,7 +820,7 @@ export class FeatureEngine {
     }
     const newMerchant = this.newMerchantFlag(card, event.merchant_id, event.ts);
     this.admittedFlag = newMerchant;
-    const pe = this.prepare(event, newMerchant, deferMerchant ? this.merchantIsCount.map(() => 0) : this.merchantFeatures(merchant, event.ts));
+    const pe = this.prepare(event, newMerchant, deferMerchant ? this.noMerchantFeatures : this.merchantFeatures(merchant, event.ts));
     this.admittedEvent = pe;
     const agg = card.agg;
     if (agg.last >= 0 && keyBefore(pe.ts, pe.id, agg.last, agg.lastId)) {
