@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { ValidationError } from '../../lib/core/errors';
 import { SeenIds } from '../../lib/core/features/seen-ids';
 import {
+  canonicalCard,
+  canonicalMerchant,
   deserializeCard,
   deserializeMerchant,
   FeatureEngine,
@@ -227,5 +229,79 @@ describe('stored states: hand-written readers against the zod oracle', () => {
     expect(outcome(() => deserializeCard(engine, JSON.stringify({ ...card, v: 2 })))).toMatchObject({ ok: false, field: 'state.v' });
     const merchant = JSON.parse(merchants[0]!) as Record<string, unknown>;
     expect(outcome(() => deserializeMerchant(engine, JSON.stringify({ ...merchant, fs: 'other.v1' })))).toMatchObject({ ok: false, field: 'state.fs' });
+  });
+
+  // The canonical readers take only the writer's exact layout and give up on anything else, which
+  // the validating reader then reads: both paths must give the oracle's result.
+  it('reads every real state on the canonical path, to the same state', () => {
+    for (const text of cards) expect(canonicalCard(engine, text)).toEqual(oracleCard(text));
+    for (const text of merchants) expect(canonicalMerchant(engine, text)).toEqual(oracleMerchant(text));
+  });
+
+  it('reads numbers exactly as JSON.parse does, on the canonical path or off it', () => {
+    const withPending = cards.find((t) => !t.includes('"p":[]'))!;
+    // Each replaces the first number of a kind in the state: a tile value, the watermark, a pending event's feature.
+    const numbers = ['0', '-0', '7', '-7', '1.5', '-2.25', '1e3', '1E3', '1e+3', '2.5e-3', '123456789012345', '1234567890123456', '12345678901234567890', '9007199254740993', '0.1', '1e308', '1e999', '-1e999', '01', '1.', '.5', '-', '+1', '1e', '0x10', 'NaN'];
+    let canonical = 0;
+    for (const n of numbers) {
+      const texts = [
+        withPending.replace(/"lv":\[\[\[\d+,\d+/, (m) => m.replace(/,\d+$/, `,${n}`)),
+        withPending.replace(/"max":\d+/, `"max":${n}`),
+        withPending.replace(/"p":\[\[("[^"]*"),(\d+)/, `"p":[[$1,${n}`),
+      ];
+      for (const text of texts) {
+        expect(text).not.toBe(withPending);
+        const ours = outcome(() => deserializeCard(engine, text));
+        const theirs = outcome(() => oracleCard(text));
+        expect({ text, ok: ours.ok }).toEqual({ text, ok: theirs.ok });
+        if (ours.ok && theirs.ok) expect(ours.value).toEqual(theirs.value);
+        if (!ours.ok && !theirs.ok) expect({ text, field: ours.field }).toEqual({ text, field: theirs.field });
+        if (canonicalCard(engine, text) !== undefined) canonical++;
+      }
+    }
+    // Most of these are valid JSON numbers, read on the canonical path.
+    expect(canonical).toBeGreaterThan(30);
+    const merchant = merchants[0]!;
+    for (const n of numbers) {
+      const text = merchant.replace(/"t":\[\[\d+/, `"t":[[${n}`);
+      const ours = outcome(() => deserializeMerchant(engine, text));
+      const theirs = outcome(() => oracleMerchant(text));
+      expect({ text, ok: ours.ok }).toEqual({ text, ok: theirs.ok });
+      if (ours.ok && theirs.ok) expect(ours.value).toEqual(theirs.value);
+      if (!ours.ok && !theirs.ok) expect({ text, field: ours.field }).toEqual({ text, field: theirs.field });
+    }
+  });
+
+  it('leaves other layouts of a state to the validating reader, which reads them as before', () => {
+    const text = cards.find((t) => !t.includes('"p":[]'))!;
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const { v, ...rest } = parsed;
+    const variants = [
+      JSON.stringify(parsed, null, 2),
+      ` ${text}`,
+      `${text}\n`,
+      JSON.stringify({ ...rest, v }),
+      JSON.stringify({ ...parsed, extra: 1 }),
+      text.replace('"lastId":"', '"lastId":"\\u0065'),
+      text.replace(/"mv":\[\["/, '"mv":[["\\"'),
+      text.replace('"v":1', '"v":1.0'),
+      text.replace('"fs":"', '"fs":"x'),
+      text.replace('"lv":[', '"lv":[[],'),
+      text.slice(0, -1),
+      `${text}}`,
+    ];
+    for (const variant of variants) {
+      expect(canonicalCard(engine, variant)).toBeUndefined();
+      const ours = outcome(() => deserializeCard(engine, variant));
+      const theirs = outcome(() => oracleCard(variant));
+      expect({ variant, ok: ours.ok }).toEqual({ variant, ok: theirs.ok });
+      if (ours.ok && theirs.ok) expect(ours.value).toEqual(theirs.value);
+      if (!ours.ok && !theirs.ok) expect({ variant, field: ours.field }).toEqual({ variant, field: theirs.field });
+    }
+    const merchant = merchants[0]!;
+    for (const variant of [JSON.stringify(JSON.parse(merchant), null, 1), merchant.replace('"max"', '"t":[],"max"'), merchant.replace('"fs":"', '"fs":"\\u0063')]) {
+      expect(canonicalMerchant(engine, variant)).toBeUndefined();
+      expect(outcome(() => deserializeMerchant(engine, variant))).toEqual(outcome(() => oracleMerchant(variant)));
+    }
   });
 });

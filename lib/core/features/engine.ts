@@ -152,6 +152,8 @@ export class FeatureEngine {
   private readonly merchantSlots: number[];
   /** vector()'s values as it computes them; each vector is a copy of them. */
   private readonly values: number[];
+  /** The memo vectorFor() lends a state it computes one vector for. */
+  private readonly scratchMemo: number[];
   /** The new-merchant flag of the last event admit() saw, for ingest()'s result. */
   private admittedFlag = 0;
   /** The prepared form of the last event admit() accepted (or took late), for ingestCard()'s caller. */
@@ -280,6 +282,7 @@ export class FeatureEngine {
     this.merchantSlots = this.slots.flatMap((slot, i) => (slot.op === OP.merchant ? [i] : []));
     this.values = this.slots.map(() => Number.NaN);
     this.noMerchantFeatures = this.merchantIsCount.map(() => 0);
+    this.scratchMemo = this.newMemo();
     this.merchantScratch = this.merchantIsCount.map(() => 0);
   }
 
@@ -419,6 +422,12 @@ export class FeatureEngine {
       if (hc === hi) continue;
       if (!(hc < hi && this.slide(agg.levels[l]!, memo, l, hc, hi))) this.sumLevel(agg.levels[l]!, memo, l, hi);
     }
+    return memo;
+  }
+
+  /** A memo as newMemo() builds it, over the old contents of `memo`. */
+  private resetMemo(memo: number[]): number[] {
+    for (let k = 0; k < this.memoSize; k++) memo[k] = k < this.memoWindows || k === this.memoRing ? Number.NaN : 0;
     return memo;
   }
 
@@ -909,7 +918,15 @@ export class FeatureEngine {
       }
       this.apply(agg, p);
     }
-    return this.vector(agg, pe);
+    if (!own || agg.memo !== undefined) return this.vector(agg, pe);
+    // A state of the caller's to use once (a score request's, just read): its memo would be built
+    // for a single vector and dropped with it, so it borrows the engine's (reset) for that vector.
+    agg.memo = this.resetMemo(this.scratchMemo);
+    try {
+      return this.vector(agg, pe);
+    } finally {
+      agg.memo = undefined;
+    }
   }
 
   /** The entity-only features as of the card's newest event, every buffered event included. */

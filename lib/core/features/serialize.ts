@@ -1,9 +1,9 @@
 // Canonical JSON form of entity states, as stored in the online store's `state` attribute.
 // Canonical (pruned, sorted, fixed field order) so two states with the same content serialise to
 // the same bytes: the parity and reliability tests compare states as strings.
+import { SeenIds } from './seen-ids';
 import { ValidationError } from '../errors';
 import type { FeatureEngine } from './engine';
-import { SeenIds } from './seen-ids';
 import { merchantState, type CardAggregate, type CardState, type MerchantState, type MerchantVisit, type PendingEvent } from './state';
 import { STRIDE, emptyLevel, levelToTuples, type TileLevel } from './tile-level';
 
@@ -190,6 +190,11 @@ function parseJson(text: string, field: string): unknown {
  * @throws ValidationError naming the field (`state.…`) of a corrupt or foreign state.
  */
 export function deserializeCard(engine: FeatureEngine, text: string): CardState {
+  return canonicalCard(engine, text) ?? validatedCard(engine, text);
+}
+
+/** The validating reader: any JSON text, refused naming the field when it is not a state. */
+function validatedCard(engine: FeatureEngine, text: string): CardState {
   const j = objectAt(parseJson(text, 'state'), 'state');
   // Checked in the order the canonical writer emits the fields, so a state that is wrong in one
   // place is refused naming that place.
@@ -207,6 +212,21 @@ export function deserializeCard(engine: FeatureEngine, text: string): CardState 
 
   if (fs !== engine.version) throw new ValidationError(`state was written by feature set ${fs}, engine is ${engine.version}`, 'state.fs');
   if (levels.length !== tileLevelCount(engine)) throw new ValidationError('state has a different tile layout', 'state.lv');
+  return cardState(last, lastId, levels, merchants, countries, pending, maxTs, seen, lateIds);
+}
+
+/** A card state from its read fields: both readers end here, so both build the same objects. */
+function cardState(
+  last: number,
+  lastId: string,
+  levels: TileLevel[],
+  merchants: Map<string, MerchantVisit>,
+  countries: Map<string, number>,
+  pending: PendingEvent[],
+  maxTs: number,
+  seen: Map<string, number>,
+  lateIds: Map<string, number>,
+): CardState {
   // Built directly rather than by filling engine.newCardState(): its empty tile levels would be
   // allocated only to be replaced. Same fields in the same order as emptyCardState, so the
   // objects share its shape; no memo, which the engine builds when it first needs one.
@@ -227,6 +247,10 @@ export function serializeMerchant(engine: FeatureEngine, m: MerchantState): stri
 
 /** @throws ValidationError naming the field (`state.…`) of a corrupt or foreign state. */
 export function deserializeMerchant(engine: FeatureEngine, text: string): MerchantState {
+  return canonicalMerchant(engine, text) ?? validatedMerchant(engine, text);
+}
+
+function validatedMerchant(engine: FeatureEngine, text: string): MerchantState {
   const j = objectAt(parseJson(text, 'state'), 'state');
   schemaVersionAt(j['v'], 'state.v');
   const fs = stringAt(j['fs'], 'state.fs');
@@ -239,4 +263,326 @@ export function deserializeMerchant(engine: FeatureEngine, text: string): Mercha
   }
   if (fs !== engine.version) throw new ValidationError(`state was written by feature set ${fs}, engine is ${engine.version}`, 'state.fs');
   return merchantState(tiles, maxTs);
+}
+
+// ---- the canonical readers -------------------------------------------------------------------
+//
+// Hand-written because of what it costs: a stored card state is ~1.4 kB, mostly tile tuples, and
+// JSON.parse turns it into some seventy small arrays only for the validating reader to copy their
+// numbers out again — the larger part of a score request's own work, and garbage that evicts
+// onnxruntime's trees from the caches before the model runs. These readers scan the text once and
+// build the state straight from it, but only text laid out exactly as serializeCard /
+// serializeMerchant write it: their keys in their order, no whitespace, strings without escapes,
+// numbers as JSON writes them. Anything else — whitespace, another key order, an escape, a value
+// of the wrong type, a non-finite number, another feature set or tile layout, a truncated text —
+// makes them give up (`undefined`) and the validating reader above reads the text instead, so
+// what is accepted, what it becomes and how a bad state is refused (the ValidationError naming
+// the field) are the validating reader's, by construction. test/unit/serialize.test.ts holds
+// the two to the same results on real and corrupted states.
+
+/** Thrown inside a canonical reader when the text leaves the canonical layout; never escapes this file. */
+class NotCanonical extends Error {}
+const NOT_CANONICAL = new NotCanonical('not in the canonical layout');
+
+const QUOTE = 34, COMMA = 44, MINUS = 45, DOT = 46, ZERO = 48, NINE = 57, OPEN = 91, BACKSLASH = 92, CLOSE = 93, E_UPPER = 69, E_LOWER = 101, PLUS = 43;
+
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+
+/** A cursor over one state text; every read either consumes what it expects or throws NOT_CANONICAL. */
+class Scanner {
+  i = 0;
+  constructor(readonly s: string) {}
+
+  /** Consumes `lit` (punctuation and keys), exactly. */
+  lit(lit: string): void {
+    if (!this.s.startsWith(lit, this.i)) throw NOT_CANONICAL;
+    this.i += lit.length;
+  }
+
+  /** Consumes the character `c`. */
+  ch(c: number): void {
+    if (this.s.charCodeAt(this.i) !== c) throw NOT_CANONICAL;
+    this.i++;
+  }
+
+  /** Consumes the character `c` if it is next. */
+  eat(c: number): boolean {
+    if (this.s.charCodeAt(this.i) !== c) return false;
+    this.i++;
+    return true;
+  }
+
+  /** The end of the text. */
+  end(): void {
+    if (this.i !== this.s.length) throw NOT_CANONICAL;
+  }
+
+  /** A string without escapes or control characters (what JSON.parse would give, as a slice). */
+  str(): string {
+    const s = this.s;
+    let i = this.i;
+    if (s.charCodeAt(i) !== QUOTE) throw NOT_CANONICAL;
+    const start = ++i;
+    for (;;) {
+      const c = s.charCodeAt(i);
+      if (c === QUOTE) break;
+      // An escape, a control character (JSON refuses them raw) or the end of the text (NaN).
+      if (c === BACKSLASH || c < 0x20 || c !== c) throw NOT_CANONICAL;
+      i++;
+    }
+    this.i = i + 1;
+    return s.slice(start, i);
+  }
+
+  /**
+   * A finite number in JSON's grammar, with JSON.parse's value: an integer of up to 15 digits is
+   * summed digit by digit (exact: below 2^53); anything else is checked against the grammar and
+   * handed to Number(), which rounds a JSON number text exactly as JSON.parse does.
+   */
+  num(): number {
+    const s = this.s;
+    const start = this.i;
+    let i = start;
+    let c = s.charCodeAt(i);
+    const negative = c === MINUS;
+    if (negative) c = s.charCodeAt(++i);
+    const first = i;
+    let v = 0;
+    if (c === ZERO) c = s.charCodeAt(++i);
+    else if (c > ZERO && c <= NINE) {
+      do {
+        v = v * 10 + (c - ZERO);
+        c = s.charCodeAt(++i);
+      } while (isDigit(c));
+    } else throw NOT_CANONICAL;
+    // A digit after a leading 0 is not JSON; it is left for the caller's next expectation to refuse.
+    if (c !== DOT && c !== E_LOWER && c !== E_UPPER && i - first <= 15) {
+      this.i = i;
+      return negative ? -v : v;
+    }
+    if (c === DOT) {
+      c = s.charCodeAt(++i);
+      if (!isDigit(c)) throw NOT_CANONICAL;
+      do c = s.charCodeAt(++i);
+      while (isDigit(c));
+    }
+    if (c === E_LOWER || c === E_UPPER) {
+      c = s.charCodeAt(++i);
+      if (c === PLUS || c === MINUS) c = s.charCodeAt(++i);
+      if (!isDigit(c)) throw NOT_CANONICAL;
+      do c = s.charCodeAt(++i);
+      while (isDigit(c));
+    }
+    const x = Number(s.slice(start, i));
+    if (!Number.isFinite(x)) throw NOT_CANONICAL;
+    this.i = i;
+    return x;
+  }
+
+  /** `[[key, number], …]` as a Map, in text order. */
+  numberMap(): Map<string, number> {
+    const out = new Map<string, number>();
+    this.ch(OPEN);
+    if (this.eat(CLOSE)) return out;
+    do {
+      this.ch(OPEN);
+      const k = this.str();
+      this.ch(COMMA);
+      out.set(k, this.num());
+      this.ch(CLOSE);
+    } while (this.eat(COMMA));
+    this.ch(CLOSE);
+    return out;
+  }
+
+  /** `[number, …]`. */
+  numbers(): number[] {
+    const out: number[] = [];
+    this.ch(OPEN);
+    if (this.eat(CLOSE)) return out;
+    do out.push(this.num());
+    while (this.eat(COMMA));
+    this.ch(CLOSE);
+    return out;
+  }
+}
+
+/**
+ * Where canonicalLevel collects a level's numbers before it knows how many there are: the level's
+ * own array is then one exact-size copy (slice) rather than a series of pushes that grow it, and
+ * leave the grown-out copies behind as garbage, several times over. Starts as a double array and
+ * stays one (stores of small integers into it keep it so), so every copy is a packed double array.
+ * Only ever read between a write and the slice that follows it, within one synchronous call.
+ */
+const levelScratch: number[] = [0.5];
+
+/**
+ * One tile level, `[[index, count, sum, max, sum of squares, night], …]`, as levelsAt builds it.
+ * The tuples are most of a card state's text, so this loop reads them with the cursor in a local
+ * and integers summed inline; any other number goes through Scanner.num, and any other character
+ * than the layout's makes the read give up like every other step.
+ */
+function canonicalLevel(r: Scanner): TileLevel {
+  const s = r.s;
+  let i = r.i;
+  const d = levelScratch;
+  let n = 0;
+  if (s.charCodeAt(i++) !== OPEN) throw NOT_CANONICAL;
+  if (s.charCodeAt(i) === CLOSE) i++;
+  else {
+    for (;;) {
+      if (s.charCodeAt(i++) !== OPEN) throw NOT_CANONICAL;
+      for (let j = 0; j < STRIDE; j++) {
+        if (j > 0 && s.charCodeAt(i++) !== COMMA) throw NOT_CANONICAL;
+        const start = i;
+        let c = s.charCodeAt(i);
+        let v = 0;
+        if (c > ZERO && c <= NINE) {
+          do {
+            v = v * 10 + (c - ZERO);
+            c = s.charCodeAt(++i);
+          } while (isDigit(c));
+        } else if (c === ZERO) c = s.charCodeAt(++i);
+        else c = NaN;
+        // Anything but a plain non-negative integer of up to 15 digits (a sign, a fraction, an
+        // exponent, a long one): read again from its start by the general reader. (A digit after
+        // a leading 0 is left for the next expectation to refuse, as in Scanner.num.)
+        if (c === DOT || c === E_LOWER || c === E_UPPER || c !== c || i - start > 15) {
+          r.i = start;
+          v = r.num();
+          i = r.i;
+        }
+        // Stores at n ≤ d.length: an overwrite, or an append at the end (the array stays packed).
+        d[n++] = v;
+      }
+      if (s.charCodeAt(i++) !== CLOSE) throw NOT_CANONICAL;
+      const c = s.charCodeAt(i++);
+      if (c === CLOSE) break;
+      if (c !== COMMA) throw NOT_CANONICAL;
+    }
+  }
+  r.i = i;
+  const len = n / STRIDE;
+  // The cap levelsAt gives it (emptyLevel(Math.max(4, tuples))).
+  const level = emptyLevel(Math.max(4, len));
+  level.data = d.slice(0, n);
+  level.len = len;
+  return level;
+}
+
+/**
+ * The card state in `text` if it is in the canonical layout (and of this engine); undefined otherwise.
+ * Exported for the tests that hold it to the validating reader; callers read states with deserializeCard.
+ */
+export function canonicalCard(engine: FeatureEngine, text: string): CardState | undefined {
+  try {
+    const r = new Scanner(text);
+    r.lit('{"v":1,"fs":');
+    if (r.str() !== engine.version) return undefined;
+    r.lit(',"last":');
+    const last = r.num();
+    r.lit(',"lastId":');
+    const lastId = r.str();
+    r.lit(',"max":');
+    const maxTs = r.num();
+    r.lit(',"lv":[');
+    const levels: TileLevel[] = [];
+    if (!r.eat(CLOSE)) {
+      do levels.push(canonicalLevel(r));
+      while (r.eat(COMMA));
+      r.ch(CLOSE);
+    }
+    if (levels.length !== tileLevelCount(engine)) return undefined;
+    r.lit(',"mv":[');
+    const merchants = new Map<string, MerchantVisit>();
+    if (!r.eat(CLOSE)) {
+      do {
+        r.ch(OPEN);
+        const m = r.str();
+        r.ch(COMMA);
+        const h = r.num();
+        const days: number[] = [];
+        while (r.eat(COMMA)) days.push(r.num());
+        r.ch(CLOSE);
+        merchants.set(m, { h, d: days });
+      } while (r.eat(COMMA));
+      r.ch(CLOSE);
+    }
+    r.lit(',"co":');
+    const countries = r.numberMap();
+    r.lit(',"p":[');
+    const pending: PendingEvent[] = [];
+    if (!r.eat(CLOSE)) {
+      do {
+        r.ch(OPEN);
+        const id = r.str();
+        r.ch(COMMA);
+        const ts = r.num();
+        r.ch(COMMA);
+        const merchant = r.str();
+        r.ch(COMMA);
+        const cents = r.num();
+        r.ch(COMMA);
+        const country = r.str();
+        r.ch(COMMA);
+        const mcc = r.num();
+        r.ch(COMMA);
+        const channel = r.num();
+        r.ch(COMMA);
+        const localHour = r.num();
+        r.ch(COMMA);
+        const newMerchant = r.num();
+        r.ch(COMMA);
+        const merchantFeatures = r.numbers();
+        r.ch(CLOSE);
+        pending.push({ id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures });
+      } while (r.eat(COMMA));
+      r.ch(CLOSE);
+    }
+    r.lit(',"seen":');
+    const seen = r.numberMap();
+    r.lit(',"late":');
+    const lateIds = r.numberMap();
+    r.lit('}');
+    r.end();
+    return cardState(last, lastId, levels, merchants, countries, pending, maxTs, seen, lateIds);
+  } catch (e) {
+    if (e === NOT_CANONICAL) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The merchant state in `text` if it is in the canonical layout (and of this engine); undefined otherwise.
+ * Exported for the tests; callers read states with deserializeMerchant.
+ */
+export function canonicalMerchant(engine: FeatureEngine, text: string): MerchantState | undefined {
+  try {
+    const r = new Scanner(text);
+    r.lit('{"v":1,"fs":');
+    if (r.str() !== engine.version) return undefined;
+    r.lit(',"max":');
+    const maxTs = r.num();
+    r.lit(',"t":[');
+    const tiles: MerchantState['tiles'] = [];
+    if (!r.eat(CLOSE)) {
+      do {
+        r.ch(OPEN);
+        const i = r.num();
+        r.ch(COMMA);
+        const n = r.num();
+        r.ch(COMMA);
+        const c = r.num();
+        r.ch(CLOSE);
+        tiles.push({ i, n, c });
+      } while (r.eat(COMMA));
+      r.ch(CLOSE);
+    }
+    r.lit('}');
+    r.end();
+    return merchantState(tiles, maxTs);
+  } catch (e) {
+    if (e === NOT_CANONICAL) return undefined;
+    throw e;
+  }
 }

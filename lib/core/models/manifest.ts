@@ -13,9 +13,11 @@ export const MODEL_PACKAGE_FORMAT = 'fathom.model/v1';
 export const MODEL_FILE = 'model.onnx';
 export const MANIFEST_FILE = 'manifest.json';
 
+/** A model name's pattern (also checked by hand on the scoring path: scoring/request.ts). */
+export const MODEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 export const ModelNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or -, starting with a letter')
+  .regex(MODEL_NAME_PATTERN, 'must be 1-63 lowercase letters, digits or -, starting with a letter')
   .transform((s) => s as ModelName);
 export const ModelVersionSchema = z
   .string()

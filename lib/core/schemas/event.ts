@@ -5,27 +5,41 @@ import { ValidationError } from '../errors';
 export const CHANNELS = ['pos', 'ecom', 'atm', 'moto'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+/**
+ * The event fields' rules, named once: the schemas below are built from them, and the scoring
+ * path's hand check of a plain request (scoring/request.ts) reads the same ones.
+ */
+export const EVENT_RULES = {
+  idPattern: /^[A-Za-z0-9_.:#-]+$/,
+  idMaxLength: 128,
+  amountMax: 1e9,
+  currencyPattern: /^[A-Z]{3}$/,
+  mccMax: 9999,
+  countryPattern: /^[A-Z]{2}$/,
+  eventTimePattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/,
+} as const;
+
 const isoUtc = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/, 'must be an ISO 8601 UTC timestamp such as 2026-01-31T12:00:00Z')
+  .regex(EVENT_RULES.eventTimePattern, 'must be an ISO 8601 UTC timestamp such as 2026-01-31T12:00:00Z')
   .refine((s) => Number.isFinite(Date.parse(s)), 'is not a real date');
 
 const id = (what: string) =>
   z
     .string()
     .min(1, `${what} must not be empty`)
-    .max(128, `${what} is at most 128 characters`)
-    .regex(/^[A-Za-z0-9_.:#-]+$/, `${what} may contain letters, digits and _ . : # - only`);
+    .max(EVENT_RULES.idMaxLength, `${what} is at most ${EVENT_RULES.idMaxLength} characters`)
+    .regex(EVENT_RULES.idPattern, `${what} may contain letters, digits and _ . : # - only`);
 
 /** The reference workload's event fields (DESIGN.md, Shared contracts). */
 const eventShape = {
   event_id: id('event_id').transform((s) => s as EventId),
   entity_id: id('entity_id').transform((s) => s as EntityId),
   merchant_id: id('merchant_id').transform((s) => s as MerchantId),
-  amount: z.number().finite().nonnegative().max(1e9),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
-  mcc: z.number().int().min(0).max(9999),
-  country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as US'),
+  amount: z.number().finite().nonnegative().max(EVENT_RULES.amountMax),
+  currency: z.string().regex(EVENT_RULES.currencyPattern, 'must be an ISO 4217 code such as USD'),
+  mcc: z.number().int().min(0).max(EVENT_RULES.mccMax),
+  country: z.string().regex(EVENT_RULES.countryPattern, 'must be an ISO 3166-1 alpha-2 code such as US'),
   channel: z.enum(CHANNELS),
   event_time: isoUtc,
 };
