@@ -40,7 +40,7 @@ export async function run(opts: Record<string, string | undefined>) {
   log('engine: baseline, batch driver, incremental driver');
   // Baseline: the least work any per-card aggregation must do — a map lookup and two adds per event.
   let sink = 0;
-  const baseline = best(3, () => {
+  const baseline = best(5, () => {
     const m = new Map<string, { n: number; s: number }>();
     for (const e of evs) {
       let a = m.get(e.entity_id);
@@ -72,9 +72,11 @@ export async function run(opts: Record<string, string | undefined>) {
   runBatchOnce();
   runIncremental();
   runEventByEvent();
-  const batch = best(3, runBatchOnce);
-  const incremental = best(3, runIncremental);
-  const eventByEvent = best(3, runEventByEvent);
+  // Best of 5: on a shared machine (a 2-core VM here) one run in three can lose a fifth to a
+  // neighbour; the baseline above gets the same treatment.
+  const batch = best(5, runBatchOnce);
+  const incremental = best(5, runIncremental);
+  const eventByEvent = best(5, runEventByEvent);
   const rate = (s: number) => Math.round(evs.length / s);
   const engineResult = {
     events: evs.length,

@@ -74,7 +74,7 @@ function oracleCard(text: string): CardState {
   }
   state.pending = j.p.map(
     ([id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures]): PendingEvent => ({
-      id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures,
+      id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures, vectorAt: -1,
     }),
   );
   state.maxTs = j.max;

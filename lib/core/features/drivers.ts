@@ -162,17 +162,16 @@ export class IncrementalDriver {
       else byCard.set(id, [j]);
     }
     const admitted: (PendingEvent | undefined)[] = new Array<PendingEvent | undefined>(pass.length).fill(undefined);
-    // The vectors each arrival commits: [from[j], to[j]) in `vectors`, the event behind each in `events`.
+    // The vectors each arrival commits: [from[j], to[j]) in `vectors`.
     const from = new Int32Array(pass.length);
     const to = new Int32Array(pass.length);
     const vectors: EntityVector[] = [];
-    const events: PendingEvent[] = [];
     for (const [entityId, list] of byCard) {
       let card = this.cards.get(entityId);
       if (!card) this.cards.set(entityId, (card = engine.newCardState()));
       for (const j of list) {
         from[j] = vectors.length;
-        const status = engine.ingestCard(card, pass[j]!, vectors, events);
+        const status = engine.ingestCard(card, pass[j]!, vectors);
         to[j] = vectors.length;
         this.counts[status]++;
         if (status === 'accepted' || status === 'late') admitted[j] = engine.admittedPending();
@@ -183,9 +182,8 @@ export class IncrementalDriver {
       let merchant = this.merchants.get(id);
       if (!merchant) this.merchants.set(id, (merchant = emptyMerchantState()));
       const pe = admitted[j];
-      if (pe !== undefined) engine.ingestMerchant(pe, merchant);
+      if (pe !== undefined) engine.ingestMerchant(pe, merchant, vectors);
     }
-    for (let k = 0; k < vectors.length; k++) engine.completeMerchantFeatures(vectors[k]!.values, events[k]!);
     for (let j = 0; j < pass.length; j++) for (let k = from[j]!; k < to[j]!; k++) this.committed.push(vectors[k]!);
     this.drain();
   }

@@ -158,8 +158,8 @@ export class FeatureEngine {
   private admittedFlag = 0;
   /** The prepared form of the last event admit() accepted (or took late), for ingestCard()'s caller. */
   private admittedEvent: PendingEvent | undefined;
-  /** While a card half runs (ingestCard), the event of each vector it commits, in the same order. */
-  private committedEvents: PendingEvent[] | undefined;
+  /** True while a card half runs (ingestCard): each event it commits notes its vector's place (slot). */
+  private inCardHalf = false;
 
   constructor(featureSet: FeatureSet, options: EngineOptions = {}) {
     this.featureSet = featureSet;
@@ -305,6 +305,7 @@ export class FeatureEngine {
       localHour: localHourOf(e),
       newMerchant,
       merchantFeatures,
+      vectorAt: -1,
     };
   }
 
@@ -780,16 +781,16 @@ export class FeatureEngine {
 
   /**
    * The card half of ingestInto(): the event's merchant features stay zeros until
-   * ingestMerchant(). Committed vectors go onto `out`, and the event behind each onto `outEvents`
-   * (for completeMerchantFeatures()); an accepted or late event's prepared form is then
+   * ingestMerchant(). Committed vectors go onto `out` (the pass's list: each committed event
+   * notes its vector's index there); an accepted or late event's prepared form is then
    * admittedPending().
    */
-  ingestCard(card: CardState, event: EventFields, out: EntityVector[], outEvents: PendingEvent[]): IngestStatus {
-    this.committedEvents = outEvents;
+  ingestCard(card: CardState, event: EventFields, out: EntityVector[]): IngestStatus {
+    this.inCardHalf = true;
     try {
       return this.admit(card, event, undefined, true, out);
     } finally {
-      this.committedEvents = undefined;
+      this.inCardHalf = false;
     }
   }
 
@@ -800,17 +801,19 @@ export class FeatureEngine {
     return pe;
   }
 
-  /** The merchant half: the event's merchant features as of its arrival, then the merchant absorbs it. */
-  ingestMerchant(pe: PendingEvent, merchant: MerchantState): void {
-    // A new array: until now the event shared the engine's array of zeros.
-    pe.merchantFeatures = this.merchantFeaturesInto(new Array<number>(this.merchantIsCount.length), merchant, pe.ts);
+  /**
+   * The merchant half: the event's merchant features as of its arrival, then the merchant absorbs
+   * it. An event the card half already committed gets them in its vector (at its vectorAt in
+   * the pass's `vectors`); one still waiting gets an array of its own, in place of the engine's zeros.
+   */
+  ingestMerchant(pe: PendingEvent, merchant: MerchantState, vectors: readonly EntityVector[]): void {
+    const features = this.merchantFeaturesInto(this.merchantScratch, merchant, pe.ts);
+    if (pe.vectorAt >= 0) {
+      const values = vectors[pe.vectorAt]!.values;
+      const at = this.merchantSlots;
+      for (let k = 0; k < at.length; k++) values[at[k]!] = features[this.slots[at[k]!]!.arg] ?? 0;
+    } else pe.merchantFeatures = features.slice();
     this.applyMerchant(merchant, pe.ts, pe.newMerchant);
-  }
-
-  /** Copies the event's merchant features into a vector the card half logged for it. */
-  completeMerchantFeatures(values: number[], pe: PendingEvent): void {
-    const at = this.merchantSlots;
-    for (let k = 0; k < at.length; k++) values[at[k]!] = pe.merchantFeatures[this.slots[at[k]!]!.arg] ?? 0;
   }
 
   /**
@@ -839,7 +842,7 @@ export class FeatureEngine {
       if (pe.ts >= card.maxTs - this.dedupeHorizonMs) card.seen.add(id, pe.ts);
       else card.lateIds.set(id, card.maxTs);
       out.push({ entityId: event.entity_id, eventId: id, ts: pe.ts, values, late: true });
-      this.committedEvents?.push(pe);
+      if (this.inCardHalf) pe.vectorAt = out.length - 1;
       return 'late';
     }
     insertSorted(card.pending, pe);
@@ -867,7 +870,7 @@ export class FeatureEngine {
     while (k < p.length && (p[k]!.ts < watermark || p.length - k > this.maxPending)) {
       const e = p[k++]!;
       out.push({ entityId, eventId: e.id, ts: e.ts, values: this.vector(card.agg, e), late: false });
-      this.committedEvents?.push(e);
+      if (this.inCardHalf) e.vectorAt = out.length - 1;
       this.apply(card.agg, e);
     }
     // Usually one event commits per event that arrives: shift() spares splice()'s removed-items array.
@@ -934,7 +937,7 @@ export class FeatureEngine {
     const agg = card.pending.length === 0 ? card.agg : cloneAggregate(card.agg);
     for (const p of card.pending) this.apply(agg, p);
     const probe: PendingEvent = {
-      id: '\uffff', ts: Math.max(card.maxTs, 0), merchant: '', cents: 0, country: '', mcc: 0, channel: 0, localHour: 0, newMerchant: 0, merchantFeatures: [],
+      id: '\uffff', ts: Math.max(card.maxTs, 0), merchant: '', cents: 0, country: '', mcc: 0, channel: 0, localHour: 0, newMerchant: 0, merchantFeatures: [], vectorAt: -1,
     };
     const values = this.vector(agg, probe);
     const out: Record<string, number> = {};

@@ -140,7 +140,7 @@ function pendingAt(x: Json): PendingEvent[] {
     for (let j = 0; j < features.length; j++) if (!finite(features[j])) refuse(`state.p.${k}.9.${j}`, 'a finite number', features[j]);
     // Checked above to be numbers; the freshly parsed array is this state's own.
     const merchantFeatures = features as number[];
-    out.push({ id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures });
+    out.push({ id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures, vectorAt: -1 });
   }
   return out;
 }
@@ -535,7 +535,7 @@ export function canonicalCard(engine: FeatureEngine, text: string): CardState | 
         r.ch(COMMA);
         const merchantFeatures = r.numbers();
         r.ch(CLOSE);
-        pending.push({ id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures });
+        pending.push({ id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures, vectorAt: -1 });
       } while (r.eat(COMMA));
       r.ch(CLOSE);
     }

@@ -45,6 +45,11 @@ export interface PendingEvent {
   localHour: number;
   newMerchant: number;
   merchantFeatures: number[];
+  /**
+   * Where the stream's pass put this event's vector while its merchant features were still to
+   * come (engine.ingestCard), -1 otherwise: owned by the engine, never stored.
+   */
+  vectorAt: number;
 }
 
 export interface CardState {
