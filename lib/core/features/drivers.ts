@@ -46,16 +46,8 @@ export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>, si
     const to = Math.min(from + PASS_EVENTS, sorted.length);
     // The pass's events, in order, each in the engine's form.
     const pass: PendingEvent[] = [];
-    // Positions of each card's events in the pass, cards in the order they first appear.
-    const byCard = new Map<string, number[]>();
-    for (let k = from; k < to; k++) {
-      const e = sorted[k]!;
-      pass.push(engine.prepareForBatch(e));
-      const id = e.entity_id;
-      const list = byCard.get(id);
-      if (list) list.push(k - from);
-      else byCard.set(id, [k - from]);
-    }
+    for (let k = from; k < to; k++) pass.push(engine.prepareForBatch(sorted[k]!));
+    const byCard = positionsByCard(sorted, from, to);
     const logged: (EntityVector | undefined)[] = new Array<EntityVector | undefined>(pass.length).fill(undefined);
     for (const [entityId, list] of byCard) {
       let card = cards.get(entityId);
@@ -89,6 +81,18 @@ export function runBatch(engine: FeatureEngine, events: Iterable<TimedEvent>, si
     }
   }
   return { vectors, cards, merchants, counts };
+}
+
+/** Positions (from `from`) of each card's events in events[from, to), cards in the order they first appear. */
+function positionsByCard(events: readonly TimedEvent[], from: number, to: number): Map<string, number[]> {
+  const byCard = new Map<string, number[]>();
+  for (let k = from; k < to; k++) {
+    const id = events[k]!.entity_id;
+    const list = byCard.get(id);
+    if (list) list.push(k - from);
+    else byCard.set(id, [k - from]);
+  }
+  return byCard;
 }
 
 /** The history sorted by (event time, id): the caller's own array when it is in that order already, as it usually is. */
@@ -153,14 +157,8 @@ export class IncrementalDriver {
 
   private ingestPass(pass: readonly TimedEvent[]): void {
     const engine = this.engine;
-    // Positions of each card's events, cards in the order they first arrive (as ingest() adds them).
-    const byCard = new Map<string, number[]>();
-    for (let j = 0; j < pass.length; j++) {
-      const id = pass[j]!.entity_id;
-      const list = byCard.get(id);
-      if (list) list.push(j);
-      else byCard.set(id, [j]);
-    }
+    // Cards in the order they first arrive, as ingest() adds them.
+    const byCard = positionsByCard(pass, 0, pass.length);
     const admitted: (PendingEvent | undefined)[] = new Array<PendingEvent | undefined>(pass.length).fill(undefined);
     // The vectors each arrival commits: [from[j], to[j]) in `vectors`.
     const from = new Int32Array(pass.length);

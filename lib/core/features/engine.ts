@@ -6,7 +6,7 @@
 import { CHANNELS, type TimedEvent } from '../schemas/event';
 import { ConfigError } from '../errors';
 import { DAY_MS, HOUR_MS, ENTITY_ONLY_KINDS, type FeatureDefinition, type FeatureSet, type WindowDefinition } from './definitions';
-import { USD_PER_UNIT, UTC_OFFSET_HOURS } from './reference-data';
+import { usdPerUnit, utcOffsetHours } from './reference-data';
 import {
   cloneAggregate,
   emptyCardState,
@@ -48,7 +48,6 @@ const N = 0, S = 1, M = 2, Q = 3, Z = 4, W = 5;
  * re-summing it. Past it, floating-point order matters and windows are summed afresh.
  */
 const EXACT = Number.MAX_SAFE_INTEGER;
-
 
 /** A feature compiled to numeric codes, so the per-event loop allocates nothing and switches on ints. */
 interface Slot {
@@ -101,10 +100,6 @@ const keyBefore = (ts1: number, id1: string, ts2: number, id2: string): boolean 
 
 const CHANNEL_CODES: readonly string[] = CHANNELS;
 
-// The reference tables as Maps, with usdPerUnit's and utcOffsetHours' defaults: looking up a
-// different key each event is a hash probe here, a megamorphic keyed load on the 40-key objects.
-const USD_BY_CURRENCY = new Map(Object.entries(USD_PER_UNIT));
-const UTC_OFFSET_BY_COUNTRY = new Map(Object.entries(UTC_OFFSET_HOURS));
 
 /** Standard deviation floor, in cents: one USD, so a card with constant amounts does not divide by ~0. */
 const STD_FLOOR_CENTS = 100;
@@ -145,8 +140,12 @@ export class FeatureEngine {
   private readonly merchantTiles: number;
   private readonly distinctHours: number;
   private readonly lookbackDays: number;
-  /** The merchant features of an event on its way through logCard(): written by logMerchant(). */
+  /**
+   * The merchant features an event's card half sees (logCard, ingestCard): zeros, shared and never
+   * written; its merchant half puts the real ones into its vector (or an array of its own).
+   */
   private readonly noMerchantFeatures: number[];
+  /** Where a merchant half computes an event's merchant features before copying them out. */
   private readonly merchantScratch: number[];
   /** Positions of the merchant features in a vector. */
   private readonly merchantSlots: number[];
@@ -154,11 +153,9 @@ export class FeatureEngine {
   private readonly values: number[];
   /** The memo vectorFor() lends a state it computes one vector for. */
   private readonly scratchMemo: number[];
-  /** The new-merchant flag of the last event admit() saw, for ingest()'s result. */
-  private admittedFlag = 0;
   /** The prepared form of the last event admit() accepted (or took late), for ingestCard()'s caller. */
   private admittedEvent: PendingEvent | undefined;
-  /** True while a card half runs (ingestCard): each event it commits notes its vector's place (slot). */
+  /** True while a card half runs (ingestCard): each event it commits notes its vector's place (vectorAt). */
   private inCardHalf = false;
 
   constructor(featureSet: FeatureSet, options: EngineOptions = {}) {
@@ -433,10 +430,8 @@ export class FeatureEngine {
   }
 
   private newMemo(): number[] {
-    // Pushed one by one, NaN first: a packed array of unboxed numbers from the start.
-    const memo: number[] = [];
-    for (let k = 0; k < this.memoSize; k++) memo.push(k < this.memoWindows || k === this.memoRing ? Number.NaN : 0);
-    return memo;
+    // Filled in order from empty, NaN first: a packed array of unboxed numbers from the start.
+    return this.resetMemo([]);
   }
 
   /** Sums every window of level l for tile index hi afresh: one backwards pass over its tiles. */
@@ -561,6 +556,11 @@ export class FeatureEngine {
     for (const v of agg.merchants.values()) if (v.h > top - this.ringHours) memo[r + 1 + (v.h & (this.ringHours - 1))]! += 1;
   }
 
+  /** The memo when it holds a built ring (which must then follow every visit change), else undefined. */
+  private liveRing(memo: number[] | undefined): number[] | undefined {
+    return memo !== undefined && this.distinctHours > 0 && !Number.isNaN(memo[this.memoRing]!) ? memo : undefined;
+  }
+
   /** A merchant's latest visit hour enters the ring (advancing it when newer than all). */
   private ringAdd(memo: number[], h: number): void {
     const r = this.memoRing;
@@ -657,7 +657,7 @@ export class FeatureEngine {
     const h = Math.floor(e.ts / HOUR_MS);
     const d = Math.floor(e.ts / DAY_MS);
     // The ring follows every change to a merchant's latest hour, once it exists.
-    const ring = memo !== undefined && this.distinctHours > 0 && !Number.isNaN(memo[this.memoRing]!) ? memo : undefined;
+    const ring = this.liveRing(memo);
     if (!visit) {
       agg.merchants.set(e.merchant, { h, d: [d] });
       if (ring) this.ringAdd(ring, h);
@@ -696,8 +696,7 @@ export class FeatureEngine {
     this.levels.forEach((level, l) => this.dropTiles(agg, l, Math.floor(agg.last / level.tileMs) - level.keep));
     const dayLo = Math.floor(agg.last / DAY_MS) - this.lookbackDays - 2;
     const hourLo = Math.floor(agg.last / HOUR_MS) - this.distinctHours - 1;
-    const memo = agg.memo;
-    const ring = memo !== undefined && this.distinctHours > 0 && !Number.isNaN(memo[this.memoRing]!) ? memo : undefined;
+    const ring = this.liveRing(agg.memo);
     for (const [m, v] of agg.merchants) {
       if (v.d[0] !== undefined && v.d[0] < dayLo) v.d = v.d.filter((d) => d >= dayLo);
       if (v.d.length === 0 && v.h < hourLo) {
@@ -738,10 +737,14 @@ export class FeatureEngine {
 
   /** The merchant half: the event's merchant features into its vector, then the merchant absorbs it. */
   logMerchant(values: number[], merchant: MerchantState, e: PendingEvent): void {
-    const features = this.merchantFeaturesInto(this.merchantScratch, merchant, e.ts);
+    this.intoVector(values, this.merchantFeaturesInto(this.merchantScratch, merchant, e.ts));
+    this.applyMerchant(merchant, e.ts, e.newMerchant);
+  }
+
+  /** Merchant features (merchantFeatures' order) into their places in a vector. */
+  private intoVector(values: number[], features: readonly number[]): void {
     const at = this.merchantSlots;
     for (let k = 0; k < at.length; k++) values[at[k]!] = features[this.slots[at[k]!]!.arg] ?? 0;
-    this.applyMerchant(merchant, e.ts, e.newMerchant);
   }
 
   // ---- incremental driver ------------------------------------------------------------------
@@ -753,11 +756,11 @@ export class FeatureEngine {
    * driver's over the sorted history whenever arrival disorder stays within the allowed lateness.
    */
   ingest(card: CardState, event: TimedEvent, merchant: MerchantState | undefined): IngestResult {
-    const e = event;
     const committed: EntityVector[] = [];
-    const status = this.admit(card, e, merchant, false, committed);
+    const status = this.admit(card, event, merchant, false, committed);
     // A duplicate changed nothing, so its flag is the one the state gives now.
-    const newMerchant = status === 'duplicate' ? this.newMerchantFlag(card, e.merchant_id, e.ts) : this.admittedFlag;
+    const newMerchant =
+      status === 'duplicate' ? this.newMerchantFlag(card, event.merchant_id, event.ts) : status === 'too_late' ? 0 : this.admittedPending().newMerchant;
     return { status, newMerchant, committed };
   }
 
@@ -767,7 +770,7 @@ export class FeatureEngine {
    */
   ingestInto(card: CardState, event: EventFields, merchant: MerchantState, out: EntityVector[]): IngestStatus {
     const status = this.admit(card, event, merchant, false, out);
-    if (status === 'accepted' || status === 'late') this.applyMerchant(merchant, event.ts, this.admittedFlag);
+    if (status === 'accepted' || status === 'late') this.applyMerchant(merchant, event.ts, this.admittedPending().newMerchant);
     return status;
   }
 
@@ -794,7 +797,7 @@ export class FeatureEngine {
     }
   }
 
-  /** The prepared form of the event the last ingestCard() accepted or took late. */
+  /** The prepared form of the event the last ingest, ingestInto or ingestCard accepted or took late. */
   admittedPending(): PendingEvent {
     const pe = this.admittedEvent;
     if (pe === undefined) throw new Error('admittedPending(): no event was admitted');
@@ -808,17 +811,14 @@ export class FeatureEngine {
    */
   ingestMerchant(pe: PendingEvent, merchant: MerchantState, vectors: readonly EntityVector[]): void {
     const features = this.merchantFeaturesInto(this.merchantScratch, merchant, pe.ts);
-    if (pe.vectorAt >= 0) {
-      const values = vectors[pe.vectorAt]!.values;
-      const at = this.merchantSlots;
-      for (let k = 0; k < at.length; k++) values[at[k]!] = features[this.slots[at[k]!]!.arg] ?? 0;
-    } else pe.merchantFeatures = features.slice();
+    if (pe.vectorAt >= 0) this.intoVector(vectors[pe.vectorAt]!.values, features);
+    else pe.merchantFeatures = features.slice();
     this.applyMerchant(merchant, pe.ts, pe.newMerchant);
   }
 
   /**
-   * ingest()'s state change; leaves the new-merchant flag of an accepted or late event in
-   * admittedFlag and its prepared form in admittedEvent. With `deferMerchant`, the merchant
+   * ingest()'s state change; leaves an accepted or late event's prepared form (with its
+   * new-merchant flag) in admittedEvent. With `deferMerchant`, the merchant
    * features are left as zeros for ingestMerchant() to fill.
    */
   private admit(card: CardState, event: EventFields, merchant: MerchantState | undefined, deferMerchant: boolean, out: EntityVector[]): IngestStatus {
@@ -826,12 +826,8 @@ export class FeatureEngine {
     // A duplicate carries its original's event time (see SeenIds), which is at most maxTs: an
     // event newer than every accepted one (the usual case) needs no lookup.
     if (event.ts <= card.maxTs && (card.seen.has(id, event.ts) || (card.lateIds.size > 0 && card.lateIds.has(id)))) return 'duplicate';
-    if (card.maxTs >= 0 && event.ts < card.maxTs - this.longestSpanMs) {
-      this.admittedFlag = 0;
-      return 'too_late';
-    }
+    if (card.maxTs >= 0 && event.ts < card.maxTs - this.longestSpanMs) return 'too_late';
     const newMerchant = this.newMerchantFlag(card, event.merchant_id, event.ts);
-    this.admittedFlag = newMerchant;
     const pe = this.prepare(event, newMerchant, deferMerchant ? this.noMerchantFeatures : this.merchantFeatures(merchant, event.ts));
     this.admittedEvent = pe;
     const agg = card.agg;
@@ -889,7 +885,7 @@ export class FeatureEngine {
   pruneIds(card: CardState): void {
     const lo = card.maxTs - this.dedupeHorizonMs;
     card.seen.dropBefore(lo);
-    if (card.lateIds.size > 0) card.lateIds = withoutOlder(card.lateIds, lo);
+    for (const [id, at] of card.lateIds) if (at < lo) card.lateIds.delete(id);
   }
 
   // ---- serving -----------------------------------------------------------------------------
@@ -909,8 +905,7 @@ export class FeatureEngine {
    */
   vectorFor(card: CardState | undefined, event: TimedEvent, merchant: MerchantState | undefined, options: { readonly consume?: boolean } = {}): number[] {
     const state = card ?? this.newCardState();
-    const e = event;
-    const pe = this.prepare(e, this.newMerchantFlag(state, e.merchant_id, e.ts), this.merchantFeatures(merchant, e.ts));
+    const pe = this.prepare(event, this.newMerchantFlag(state, event.merchant_id, event.ts), this.merchantFeatures(merchant, event.ts));
     let agg = state.agg;
     let own = options.consume === true;
     for (const p of state.pending) {
@@ -948,30 +943,6 @@ export class FeatureEngine {
   }
 }
 
-/**
- * The entries of `m` whose value is at least `lo`, in their order. When most go, a new Map of the
- * rest: an insert per kept entry costs less than a lookup per dropped one, and the table is sized
- * to what is left.
- */
-function withoutOlder(m: Map<string, number>, lo: number): Map<string, number> {
-  let stale = 0;
-  m.forEach((v) => {
-    if (v < lo) stale++;
-  });
-  if (stale === 0) return m;
-  if (2 * stale <= m.size) {
-    m.forEach((v, k) => {
-      if (v < lo) m.delete(k);
-    });
-    return m;
-  }
-  const kept = new Map<string, number>();
-  m.forEach((v, k) => {
-    if (v >= lo) kept.set(k, v);
-  });
-  return kept;
-}
-
 function insertSorted(list: PendingEvent[], e: PendingEvent): void {
   let k = list.length;
   while (k > 0 && keyBefore(e.ts, e.id, list[k - 1]!.ts, list[k - 1]!.id)) k--;
@@ -979,14 +950,14 @@ function insertSorted(list: PendingEvent[], e: PendingEvent): void {
   else list.splice(k, 0, e);
 }
 
-/** USD cents of the event's amount at the reference rate (usdPerUnit's). */
+/** USD cents of the event's amount at the reference rate. */
 function centsOf(e: EventFields): number {
-  return Math.round(e.amount * (USD_BY_CURRENCY.get(e.currency) ?? 1) * 100);
+  return Math.round(e.amount * usdPerUnit(e.currency) * 100);
 }
 
-/** The hour of day at the event's country (utcOffsetHours'), 0–23. */
+/** The hour of day at the event's country, 0–23. */
 function localHourOf(e: EventFields): number {
-  const offset = UTC_OFFSET_BY_COUNTRY.get(e.country) ?? 0;
+  const offset = utcOffsetHours(e.country);
   return Math.floor((((e.ts / HOUR_MS + offset) % 24) + 24) % 24);
 }
 

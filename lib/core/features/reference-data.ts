@@ -21,5 +21,10 @@ export const UTC_OFFSET_HOURS: Readonly<Record<string, number>> = {
   CN: 8, HK: 8, SG: 8, JP: 9, KR: 9, ID: 7, TH: 7, PH: 8, MY: 8, VN: 7, AU: 10, NZ: 12,
 };
 
-export const usdPerUnit = (currency: string): number => USD_PER_UNIT[currency] ?? 1;
-export const utcOffsetHours = (country: string): number => UTC_OFFSET_HOURS[country] ?? 0;
+// Looked up through Maps: the engine asks for a different key at nearly every event, a hash
+// probe here where it was a megamorphic keyed load on the 40-key objects.
+const USD_BY_CURRENCY = new Map(Object.entries(USD_PER_UNIT));
+const UTC_OFFSET_BY_COUNTRY = new Map(Object.entries(UTC_OFFSET_HOURS));
+
+export const usdPerUnit = (currency: string): number => USD_BY_CURRENCY.get(currency) ?? 1;
+export const utcOffsetHours = (country: string): number => UTC_OFFSET_BY_COUNTRY.get(country) ?? 0;

@@ -5,7 +5,7 @@ import { SeenIds } from './seen-ids';
 import { ValidationError } from '../errors';
 import type { FeatureEngine } from './engine';
 import { merchantState, type CardAggregate, type CardState, type MerchantState, type MerchantVisit, type PendingEvent } from './state';
-import { STRIDE, emptyLevel, levelToTuples, type TileLevel } from './tile-level';
+import { STRIDE, levelToTuples, storedLevel, type TileLevel } from './tile-level';
 
 const STATE_SCHEMA_VERSION = 1;
 
@@ -89,9 +89,7 @@ function levelsAt(x: Json): TileLevel[] {
   const levels: TileLevel[] = [];
   for (let l = 0; l < lv.length; l++) {
     const tuples = arrayAt(lv[l], 'state.lv', l);
-    // Its cap as levelFromTuples sets it, so the level prunes (and grows) at the same points.
-    const level = emptyLevel(Math.max(4, tuples.length));
-    const d = level.data;
+    const d: number[] = [];
     for (let k = 0; k < tuples.length; k++) {
       const t = tupleAt(tuples[k], STRIDE, 'state.lv', l, k);
       for (let j = 0; j < STRIDE; j++) {
@@ -100,8 +98,7 @@ function levelsAt(x: Json): TileLevel[] {
         d.push(v);
       }
     }
-    level.len = tuples.length;
-    levels.push(level);
+    levels.push(storedLevel(d, tuples.length));
   }
   return levels;
 }
@@ -283,6 +280,8 @@ function validatedMerchant(engine: FeatureEngine, text: string): MerchantState {
 /** Thrown inside a canonical reader when the text leaves the canonical layout; never escapes this file. */
 class NotCanonical extends Error {}
 const NOT_CANONICAL = new NotCanonical('not in the canonical layout');
+/** How every canonical state text starts; the feature set's name follows. */
+const CANONICAL_HEAD = `{"v":${STATE_SCHEMA_VERSION},"fs":`;
 
 const QUOTE = 34, COMMA = 44, MINUS = 45, DOT = 46, ZERO = 48, NINE = 57, OPEN = 91, BACKSLASH = 92, CLOSE = 93, E_UPPER = 69, E_LOWER = 101, PLUS = 43;
 
@@ -462,12 +461,7 @@ function canonicalLevel(r: Scanner): TileLevel {
     }
   }
   r.i = i;
-  const len = n / STRIDE;
-  // The cap levelsAt gives it (emptyLevel(Math.max(4, tuples))).
-  const level = emptyLevel(Math.max(4, len));
-  level.data = d.slice(0, n);
-  level.len = len;
-  return level;
+  return storedLevel(d.slice(0, n), n / STRIDE);
 }
 
 /**
@@ -475,10 +469,7 @@ function canonicalLevel(r: Scanner): TileLevel {
  * Exported for the tests that hold it to the validating reader; callers read states with deserializeCard.
  */
 export function canonicalCard(engine: FeatureEngine, text: string): CardState | undefined {
-  try {
-    const r = new Scanner(text);
-    r.lit('{"v":1,"fs":');
-    if (r.str() !== engine.version) return undefined;
+  return readCanonical(engine, text, (r) => {
     r.lit(',"last":');
     const last = r.num();
     r.lit(',"lastId":');
@@ -543,13 +534,8 @@ export function canonicalCard(engine: FeatureEngine, text: string): CardState | 
     const seen = r.numberMap();
     r.lit(',"late":');
     const lateIds = r.numberMap();
-    r.lit('}');
-    r.end();
     return cardState(last, lastId, levels, merchants, countries, pending, maxTs, seen, lateIds);
-  } catch (e) {
-    if (e === NOT_CANONICAL) return undefined;
-    throw e;
-  }
+  });
 }
 
 /**
@@ -557,10 +543,7 @@ export function canonicalCard(engine: FeatureEngine, text: string): CardState | 
  * Exported for the tests; callers read states with deserializeMerchant.
  */
 export function canonicalMerchant(engine: FeatureEngine, text: string): MerchantState | undefined {
-  try {
-    const r = new Scanner(text);
-    r.lit('{"v":1,"fs":');
-    if (r.str() !== engine.version) return undefined;
+  return readCanonical(engine, text, (r) => {
     r.lit(',"max":');
     const maxTs = r.num();
     r.lit(',"t":[');
@@ -578,9 +561,25 @@ export function canonicalMerchant(engine: FeatureEngine, text: string): Merchant
       } while (r.eat(COMMA));
       r.ch(CLOSE);
     }
+    return merchantState(tiles, maxTs);
+  });
+}
+
+/**
+ * The frame both canonical readers share: `{"v":…,"fs":"<this engine>"`, then `fields` (the rest
+ * of the object's fields), then `}` and the end of the text. Undefined whenever the text leaves
+ * the layout, or `fields` says so.
+ */
+function readCanonical<T>(engine: FeatureEngine, text: string, fields: (r: Scanner) => T | undefined): T | undefined {
+  try {
+    const r = new Scanner(text);
+    r.lit(CANONICAL_HEAD);
+    if (r.str() !== engine.version) return undefined;
+    const value = fields(r);
+    if (value === undefined) return undefined;
     r.lit('}');
     r.end();
-    return merchantState(tiles, maxTs);
+    return value;
   } catch (e) {
     if (e === NOT_CANONICAL) return undefined;
     throw e;

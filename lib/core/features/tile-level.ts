@@ -24,6 +24,12 @@ export interface TileLevel {
 
 export const emptyLevel = (cap = 4): TileLevel => ({ data: [], len: 0, cap });
 
+/**
+ * A level of `len` tiles read back from storage (`data`: STRIDE numbers each), with the cap every
+ * reader gives it, so a read state prunes and grows at the same points as the state written.
+ */
+export const storedLevel = (data: number[], len: number): TileLevel => ({ data, len, cap: Math.max(4, len) });
+
 export const cloneLevel = (l: TileLevel): TileLevel => ({ data: l.data.slice(0, l.len * STRIDE), len: l.len, cap: l.cap });
 
 /** True when the level holds `cap` tiles: the engine prunes it before adding one. */
@@ -74,8 +80,7 @@ export function firstTileFrom(level: TileLevel, i: number): number {
 /** Drops tiles with index < lo. */
 export function dropBefore(level: TileLevel, lo: number): void {
   const d = level.data;
-  let k = 0;
-  while (k < level.len && d[k * STRIDE + I]! < lo) k++;
+  const k = firstTileFrom(level, lo) / STRIDE;
   if (k === 0) return;
   // A loop rather than splice(), which would also build an array of the dropped numbers; the
   // array keeps its length, so the room is there for the tiles to come.
@@ -92,8 +97,7 @@ export function levelToTuples(level: TileLevel): number[][] {
 }
 
 export function levelFromTuples(tuples: readonly (readonly number[])[]): TileLevel {
-  const level = emptyLevel(Math.max(4, tuples.length));
-  for (const t of tuples) level.data.push(...t);
-  level.len = tuples.length;
-  return level;
+  const data: number[] = [];
+  for (const t of tuples) data.push(...t);
+  return storedLevel(data, tuples.length);
 }

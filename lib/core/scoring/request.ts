@@ -4,8 +4,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { MODEL_NAME_PATTERN, ModelNameSchema, type ModelName } from '../models/manifest';
-import { CHANNELS, EVENT_RULES, EventSchema, toValidationError, type Channel, type Event, type ParseResult, type TimedEvent } from '../schemas/event';
-import type { EntityId, EventId, MerchantId } from '../ids';
+import { CHANNELS, EVENT_RULES, EventSchema, timed, toValidationError, type Channel, type Event, type ParseResult, type TimedEvent } from '../schemas/event';
 
 export const ScoreRequestSchema = z.strictObject({
   /** The model to score with; the function's default model when absent. */
@@ -102,16 +101,6 @@ function plainEvent(x: unknown): TimedEvent | undefined {
   if (typeof event_time !== 'string' || !ISO_UTC.test(event_time)) return undefined;
   const ts = Date.parse(event_time);
   if (!Number.isFinite(ts)) return undefined;
-  return {
-    event_id: event_id as EventId,
-    entity_id: entity_id as EntityId,
-    merchant_id: merchant_id as MerchantId,
-    amount,
-    currency,
-    mcc,
-    country,
-    channel: channel as Channel,
-    event_time,
-    ts,
-  };
+  // Every key was checked to be one of the schema's nine, so timed() copies no others.
+  return timed(x as Event & Record<string, unknown>, ts);
 }
