@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BatchWriteItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, BatchWriteItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { generateWorkload } from '../../lib/core/generator';
 import { platformResources, ENV } from '../../lib/core/resources';
@@ -52,31 +52,31 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
     }
     const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
 
-    // The first WARM batches warm both sides up (the handler's code, the SDK's, and dynalite's read
-    // and conditional-write paths; then dynalite's BatchWriteItem path with those batches' items):
-    // timed, each side would otherwise pay its own first compilations, and the raw side, timed
-    // second, would find dynalite already compiled by the handler's run.
-    log(`handler path: ${WARM} warm-up batches, then ${batches} timed batches of ${BATCH}`);
-    let failures = 0;
-    for (const ev of kinesisEvents.slice(0, WARM)) failures += (await handler(ev, context)).batchItemFailures.length;
-    const t0 = performance.now();
-    for (const ev of kinesisEvents.slice(WARM)) failures += (await handler(ev, context)).batchItemFailures.length;
-    const handlerSeconds = (performance.now() - t0) / 1000;
-    const items = entitiesPerBatch.slice(WARM).reduce((s, b) => s + b.length, 0);
-
-    // The same items, as the handler left them, written raw: BatchWriteItem in chunks of 25,
-    // each batch's chunks in parallel as the handler's puts are.
-    const stored = new Map<string, Record<string, AttributeValue>>();
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await clients.dynamodb.send(new ScanCommand({ TableName: res.tableName, ExclusiveStartKey: start }));
-      for (const it of page.Items ?? []) stored.set(it['pk']!.S!, it);
-      start = page.LastEvaluatedKey;
-    } while (start);
-    log('raw BatchWriteItem path');
-    const writeRaw = async (pks: readonly string[]) => {
+    // The two sides interleave batch by batch: handler batch i (timed), then the items it left,
+    // read back untimed, written raw (timed). A shared machine's slow spells then fall on both
+    // sides alike; run one side after the other and the ratio swung by a quarter between runs.
+    // The raw side is BatchWriteItem in chunks of 25, each batch's chunks in parallel as the
+    // handler's puts are, into a second table of the same dynalite.
+    // The first WARM batches of each side are untimed: each side would otherwise pay its own first
+    // compilations (the handler's code, the SDK's, and dynalite's read, conditional-write and
+    // batch-write paths).
+    log(`handler path and raw BatchWriteItem, interleaved: ${WARM} warm-up batches, then ${batches} timed batches of ${BATCH}`);
+    const readBack = async (pks: readonly string[]): Promise<Record<string, AttributeValue>[]> => {
+      const out: Record<string, AttributeValue>[] = [];
+      for (let i = 0; i < pks.length; i += 100) {
+        let keys: Record<string, AttributeValue>[] = pks.slice(i, i + 100).map((pk) => ({ pk: { S: pk } }));
+        while (keys.length > 0) {
+          const got = await clients.dynamodb.send(new BatchGetItemCommand({ RequestItems: { [res.tableName]: { Keys: keys, ConsistentRead: true } } }));
+          out.push(...(got.Responses?.[res.tableName] ?? []));
+          keys = got.UnprocessedKeys?.[res.tableName]?.Keys ?? [];
+        }
+      }
+      if (out.length !== pks.length) throw new Error(`read back ${out.length} of the ${pks.length} items the handler wrote`);
+      return out;
+    };
+    const writeRaw = async (stored: readonly Record<string, AttributeValue>[]) => {
       const chunks: Record<string, AttributeValue>[][] = [];
-      for (let i = 0; i < pks.length; i += 25) chunks.push(pks.slice(i, i + 25).map((pk) => stored.get(pk)!));
+      for (let i = 0; i < stored.length; i += 25) chunks.push(stored.slice(i, i + 25));
       await Promise.all(
         chunks.map(async (chunk) => {
           let req: Record<string, AttributeValue>[] = chunk;
@@ -87,10 +87,25 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
         }),
       );
     };
-    for (const pks of entitiesPerBatch.slice(0, WARM)) await writeRaw(pks);
-    const t1 = performance.now();
-    for (const pks of entitiesPerBatch.slice(WARM)) await writeRaw(pks);
-    const rawSeconds = (performance.now() - t1) / 1000;
+    let failures = 0;
+    let handlerMs = 0;
+    let rawMs = 0;
+    let items = 0;
+    for (let b = 0; b < kinesisEvents.length; b++) {
+      const timed = b >= WARM;
+      let t = performance.now();
+      failures += (await handler(kinesisEvents[b]!, context)).batchItemFailures.length;
+      if (timed) handlerMs += performance.now() - t;
+      const stored = await readBack(entitiesPerBatch[b]!);
+      t = performance.now();
+      await writeRaw(stored);
+      if (timed) {
+        rawMs += performance.now() - t;
+        items += stored.length;
+      }
+    }
+    const handlerSeconds = handlerMs / 1000;
+    const rawSeconds = rawMs / 1000;
     const handlerRate = Math.round(items / handlerSeconds);
     const rawRate = Math.round(items / rawSeconds);
     const out = {
