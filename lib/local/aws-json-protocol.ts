@@ -15,15 +15,7 @@ export interface BodyErrors {
 
 /** The request body as a JSON object; an empty body is `{}`, as the SDKs send for no input. */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number, errors: BodyErrors): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) throw errors.tooLarge();
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readText(req, maxBytes, errors);
   if (!text) return {};
   let parsed: unknown;
   try {
@@ -33,6 +25,33 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number, error
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw errors.malformed('The request body must be a JSON object.');
   return parsed as Json;
+}
+
+/**
+ * The body as text, by 'data' events rather than `for await`: the stream's async iterator costs a
+ * promise per chunk, a measurable share of the DynamoDB stand-in's statement batches. Over
+ * `maxBytes`, the rest of the body is read and dropped so the connection can answer.
+ */
+function readText(req: IncomingMessage, maxBytes: number, errors: BodyErrors): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.resume();
+        reject(errors.tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.once('error', reject);
+  });
 }
 
 /** A JSON answer: `version` is the protocol's (SQS speaks 1.0, KMS and Firehose 1.1). */

@@ -296,21 +296,38 @@ interface DynaliteResponse {
 }
 type DynaliteHandler = (req: DynaliteRequest, res: DynaliteResponse) => void;
 
-/** Calls dynalite's request handler in this process, with a request as the SDK would sign it (dynalite checks the form, not the signature). */
+/** dynalite's request: headers as the SDK would sign them (dynalite checks their form, not the signature). */
+class InProcessRequest extends EventEmitter implements DynaliteRequest {
+  readonly method = 'POST';
+  readonly url = '/';
+  readonly headers: IncomingHttpHeaders;
+
+  constructor(target: string, date: string) {
+    super();
+    this.headers = {
+      'content-type': JSON_CONTENT_TYPE,
+      'x-amz-target': target,
+      'x-amz-date': date,
+      authorization: `AWS4-HMAC-SHA256 Credential=local/${date.slice(0, 8)}/${LOCAL_REGION}/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=${ZERO_SIGNATURE}`,
+    };
+  }
+}
+
+const ZERO_SIGNATURE = '0'.repeat(64);
+
+/** Calls dynalite's request handler in this process, one call per statement. */
 function inProcess(dynalite: DynaliteHandler): DynamoCall {
+  // The x-amz-date header, made once a second rather than once a call (a statement batch is 25 calls).
+  let second = -1;
+  let date = '';
   return (operation, input) =>
     new Promise((resolve, reject) => {
-      const date = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-      const req: DynaliteRequest = Object.assign(new EventEmitter(), {
-        method: 'POST',
-        url: '/',
-        headers: {
-          'content-type': JSON_CONTENT_TYPE,
-          'x-amz-target': `${TARGET_PREFIX}${operation}`,
-          'x-amz-date': date,
-          authorization: `AWS4-HMAC-SHA256 Credential=local/${date.slice(0, 8)}/${LOCAL_REGION}/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=${'0'.repeat(64)}`,
-        },
-      });
+      const now = Date.now();
+      if (Math.floor(now / 1000) !== second) {
+        second = Math.floor(now / 1000);
+        date = new Date(now).toISOString().replace(/[-:]|\.\d{3}/g, '');
+      }
+      const req = new InProcessRequest(`${TARGET_PREFIX}${operation}`, date);
       const res: DynaliteResponse = {
         statusCode: 200,
         setHeader: () => res,
@@ -332,6 +349,9 @@ const BODY_ERRORS: BodyErrors = {
   malformed: (message) => new DynamoWireError('SerializationException', message),
 };
 
+/** The operations after which a table's key schema may differ from the one read before. */
+const SCHEMA_CHANGES = new Set([`${TARGET_PREFIX}CreateTable`, `${TARGET_PREFIX}DeleteTable`]);
+
 /**
  * Adds BatchExecuteStatement to a dynalite server (before it listens): its requests are answered
  * here, statement by statement through dynalite's own handler; every other request goes to that
@@ -345,10 +365,16 @@ export function serveBatchExecuteStatement(server: Server): void {
   if (listeners.length !== 1) throw new Error(`expected dynalite's one request listener, found ${listeners.length}`);
   const dynalite = listeners[0] as DynaliteHandler;
   const call = inProcess(dynalite);
+  const keys = new KeySchemas(call);
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (req.headers['x-amz-target'] !== BATCH_EXECUTE_STATEMENT) return dynalite(req, res);
-    void answerBatch(req, call)
+    const target = req.headers['x-amz-target'];
+    if (target !== BATCH_EXECUTE_STATEMENT) {
+      // Every table is created and deleted through this server: the schemas read are right until then.
+      if (typeof target === 'string' && SCHEMA_CHANGES.has(target)) keys.forgetAll();
+      return dynalite(req, res);
+    }
+    void answerBatch(req, keys, call)
       .then((answer) => {
         res.writeHead(answer.status, answer.headers);
         res.end(answer.body);
@@ -357,13 +383,36 @@ export function serveBatchExecuteStatement(server: Server): void {
   });
 }
 
-async function answerBatch(req: IncomingMessage, call: DynamoCall): Promise<DynamoAnswer> {
+/**
+ * Each table's key attributes, read by DescribeTable once and kept until a CreateTable or
+ * DeleteTable passes through the server (a table deleted and created again may have other keys).
+ * A failed read is not kept: the next statement asks again.
+ */
+export class KeySchemas {
+  private readonly known = new Map<string, Promise<readonly string[]>>();
+
+  constructor(private readonly call: DynamoCall) {}
+
+  readonly of = (table: string): Promise<readonly string[]> => {
+    const known = this.known.get(table);
+    if (known) return known;
+    const read = describeKeys(this.call, table);
+    this.known.set(table, read);
+    read.catch(() => {
+      if (this.known.get(table) === read) this.known.delete(table);
+    });
+    return read;
+  };
+
+  forgetAll(): void {
+    this.known.clear();
+  }
+}
+
+async function answerBatch(req: IncomingMessage, keys: KeySchemas, call: DynamoCall): Promise<DynamoAnswer> {
   try {
     const statements = batchStatements(await readJsonBody(req, MAX_REQUEST_BYTES, BODY_ERRORS));
-    // Key schemas are read once per call, so a table deleted and created again is seen as it is now.
-    const keys = new Map<string, Promise<readonly string[]>>();
-    const keysOf = (table: string) => keys.get(table) ?? keys.set(table, describeKeys(call, table)).get(table)!;
-    return dynamoAnswer(200, { Responses: await Promise.all(statements.map((s) => executeStatement(s, keysOf, call))) });
+    return dynamoAnswer(200, { Responses: await Promise.all(statements.map((s) => executeStatement(s, keys.of, call))) });
   } catch (error) {
     const e = error instanceof DynamoWireError ? error : new DynamoWireError('InternalServerError', error instanceof Error ? error.message : String(error), 500);
     return dynamoAnswer(e.status, { __type: `com.amazonaws.dynamodb.v20120810#${e.type}`, message: e.message });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   BatchExecuteStatementCommand,
   CreateTableCommand,
+  DeleteTableCommand,
   DynamoDBClient,
   GetItemCommand,
   type AttributeValue,
@@ -237,6 +238,28 @@ describe('the stand-in BatchExecuteStatement', () => {
     expect(out.Responses?.[2]?.Error).toMatchObject({ Code: 'ValidationError', Message: expect.stringMatching(/Number of parameters/) });
     expect(out.Responses?.[3]?.Error).toMatchObject({ Code: 'ValidationError', Message: expect.stringMatching(/key attributes/) });
     expect(await stored('card#plain-insert')).toEqual({ pk: { S: 'card#plain-insert' }, n: { N: '1' } });
+  });
+
+  it('reads a table’s key schema once, and again after the table is deleted and created with another key', async () => {
+    const table = 'rekeyed';
+    const create = (key: string) =>
+      clients.dynamodb.send(
+        new CreateTableCommand({ TableName: table, KeySchema: [{ AttributeName: key, KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
+      );
+    const insertThenUpdate = async (key: string) => {
+      const out = await run([{ Statement: `INSERT INTO "${table}" VALUE {'${key}': ?, 'n': ?}`, Parameters: [{ S: 'a' }, { N: '1' }] }]);
+      expect(out.Responses?.[0]).toEqual({ TableName: table });
+      return run([{ Statement: `UPDATE "${table}" SET "n"=? WHERE "${key}"=?`, Parameters: [{ N: '2' }, { S: 'a' }] }]);
+    };
+    await create('pk');
+    expect((await insertThenUpdate('pk')).Responses?.[0]).toEqual({ TableName: table });
+    await clients.dynamodb.send(new DeleteTableCommand({ TableName: table }));
+    await create('id');
+    // Answered from a schema kept since the first table, the UPDATE would lack its key ("pk").
+    expect((await insertThenUpdate('id')).Responses?.[0]).toEqual({ TableName: table });
+    const item = await clients.dynamodb.send(new GetItemCommand({ TableName: table, Key: { id: { S: 'a' } }, ConsistentRead: true }));
+    expect(item.Item).toEqual({ id: { S: 'a' }, n: { N: '2' } });
+    await clients.dynamodb.send(new DeleteTableCommand({ TableName: table }));
   });
 
   it('refuses a call of more than 25 statements whole, as DynamoDB does', async () => {
