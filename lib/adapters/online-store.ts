@@ -60,6 +60,8 @@ export class DynamoOnlineStore implements OnlineStorePort {
   private open: PendingWrite[] = [];
   private openKeys = new Set<string>();
   private flushScheduled = false;
+  /** The statement texts by shape (insert or update, with stats, with seq): eight at most, built once each. */
+  private readonly statements: (string | undefined)[] = [];
 
   constructor(private readonly options: OnlineStoreOptions) {
     this.ttlSeconds = Math.round((options.ttlDays ?? 45) * 86_400);
@@ -114,37 +116,24 @@ export class DynamoOnlineStore implements OnlineStorePort {
    */
   put(item: EntityWrite, expectedVersion: number | null): Promise<PutOutcome> {
     const now = this.now();
-    const attrs: Record<string, AttributeValue> = {
-      kind: { S: item.kind },
-      state: { S: item.state },
-      version: { N: String(item.version) },
-      feature_set: { S: item.featureSet },
-      features: { M: Object.fromEntries(Object.entries(item.features).map(([k, v]) => [k, { N: String(v) }])) },
-      as_of: { N: String(item.asOf) },
-      updated_at: { S: new Date(now).toISOString() },
-      expires_at: { N: String(Math.floor(now / 1000) + this.ttlSeconds) },
-    };
-    if (item.stats) attrs['stats'] = { M: Object.fromEntries(Object.entries(item.stats).map(([k, v]) => [k, { N: String(v) }])) };
-    if (item.seq) attrs['seq'] = { M: Object.fromEntries(Object.entries(item.seq).map(([k, v]) => [k, { S: v }])) };
-    const present = [...ATTRIBUTES, ...OPTIONAL_ATTRIBUTES.filter((name) => attrs[name])];
-    const table = `"${this.options.tableName}"`;
     const pk: AttributeValue = { S: item.pk };
-    // Every name quoted, so none can collide with a reserved word (`state` is one).
+    // In ATTRIBUTES' order, then the optional ones present: the order statementText names them in.
+    const values: AttributeValue[] = [
+      { S: item.kind },
+      { S: item.state },
+      { N: String(item.version) },
+      { S: item.featureSet },
+      { M: numberMap(item.features) },
+      { N: String(item.asOf) },
+      { S: new Date(now).toISOString() },
+      { N: String(Math.floor(now / 1000) + this.ttlSeconds) },
+    ];
+    if (item.stats) values.push({ M: numberMap(item.stats) });
+    if (item.seq) values.push({ M: stringMap(item.seq) });
+    const shape = (expectedVersion === null ? 4 : 0) + (item.stats ? 2 : 0) + (item.seq ? 1 : 0);
+    const Statement = (this.statements[shape] ??= statementText(this.options.tableName, expectedVersion === null, item.stats !== undefined, item.seq !== undefined));
     const statement: BatchStatementRequest =
-      expectedVersion === null
-        ? {
-            Statement: `INSERT INTO ${table} VALUE {'pk': ?, ${present.map((name) => `'${name}': ?`).join(', ')}}`,
-            Parameters: [pk, ...present.map((name) => attrs[name]!)],
-          }
-        : {
-            Statement: [
-              `UPDATE ${table}`,
-              ...present.map((name) => `SET "${name}"=?`),
-              ...OPTIONAL_ATTRIBUTES.filter((name) => !attrs[name]).map((name) => `REMOVE "${name}"`),
-              'WHERE "pk"=? AND "version"=?',
-            ].join(' '),
-            Parameters: [...present.map((name) => attrs[name]!), pk, { N: String(expectedVersion) }],
-          };
+      expectedVersion === null ? { Statement, Parameters: [pk, ...values] } : { Statement, Parameters: [...values, pk, { N: String(expectedVersion) }] };
     return new Promise((resolve, reject) => this.enqueue({ pk: item.pk, statement, tries: 0, resolve, reject }));
   }
 
@@ -225,6 +214,37 @@ export class DynamoOnlineStore implements OnlineStorePort {
     const retryable = Boolean(err.$retryable) || status >= 500 || /Throttl|ProvisionedThroughput|RequestLimit/.test(err.name ?? '');
     return new ResourceError(`${this.options.tableName}: ${err.name ?? 'Error'}: ${err.message ?? String(e)}`, this.options.tableName, retryable);
   }
+}
+
+/**
+ * The statement for a write: a new item is an INSERT (which fails on an existing key), an existing
+ * one an UPDATE of every attribute, removing the optional ones the write lacks. Every name quoted,
+ * so none can collide with a reserved word (`state` is one). Parameters follow the names' order:
+ * an INSERT's key first, an UPDATE's key and expected version last.
+ */
+function statementText(tableName: string, insert: boolean, stats: boolean, seq: boolean): string {
+  const table = `"${tableName}"`;
+  const has = { stats, seq };
+  const present = [...ATTRIBUTES, ...OPTIONAL_ATTRIBUTES.filter((name) => has[name])];
+  if (insert) return `INSERT INTO ${table} VALUE {'pk': ?, ${present.map((name) => `'${name}': ?`).join(', ')}}`;
+  return [
+    `UPDATE ${table}`,
+    ...present.map((name) => `SET "${name}"=?`),
+    ...OPTIONAL_ATTRIBUTES.filter((name) => !has[name]).map((name) => `REMOVE "${name}"`),
+    'WHERE "pk"=? AND "version"=?',
+  ].join(' ');
+}
+
+function numberMap<K extends string>(values: Readonly<Record<K, number>>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const k in values) out[k] = { N: String(values[k]) };
+  return out;
+}
+
+function stringMap(values: Readonly<Record<string, string>>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const k in values) out[k] = { S: values[k]! };
+  return out;
 }
 
 function fromItem(item: Record<string, AttributeValue>, table: string): StoredEntity {
