@@ -311,6 +311,17 @@ class Scanner {
     return true;
   }
 
+  /**
+   * The elements of a list whose `[` was just consumed, each read by `element`, up to and
+   * including its `]`.
+   */
+  rest(element: () => void): void {
+    if (this.eat(CLOSE)) return;
+    do element();
+    while (this.eat(COMMA));
+    this.ch(CLOSE);
+  }
+
   /** The end of the text. */
   end(): void {
     if (this.i !== this.s.length) throw NOT_CANONICAL;
@@ -478,58 +489,48 @@ export function canonicalCard(engine: FeatureEngine, text: string): CardState | 
     const maxTs = r.num();
     r.lit(',"lv":[');
     const levels: TileLevel[] = [];
-    if (!r.eat(CLOSE)) {
-      do levels.push(canonicalLevel(r));
-      while (r.eat(COMMA));
-      r.ch(CLOSE);
-    }
+    r.rest(() => levels.push(canonicalLevel(r)));
     if (levels.length !== tileLevelCount(engine)) return undefined;
     r.lit(',"mv":[');
     const merchants = new Map<string, MerchantVisit>();
-    if (!r.eat(CLOSE)) {
-      do {
-        r.ch(OPEN);
-        const m = r.str();
-        r.ch(COMMA);
-        const h = r.num();
-        const days: number[] = [];
-        while (r.eat(COMMA)) days.push(r.num());
-        r.ch(CLOSE);
-        merchants.set(m, { h, d: days });
-      } while (r.eat(COMMA));
+    r.rest(() => {
+      r.ch(OPEN);
+      const m = r.str();
+      r.ch(COMMA);
+      const h = r.num();
+      const days: number[] = [];
+      while (r.eat(COMMA)) days.push(r.num());
       r.ch(CLOSE);
-    }
+      merchants.set(m, { h, d: days });
+    });
     r.lit(',"co":');
     const countries = r.numberMap();
     r.lit(',"p":[');
     const pending: PendingEvent[] = [];
-    if (!r.eat(CLOSE)) {
-      do {
-        r.ch(OPEN);
-        const id = r.str();
-        r.ch(COMMA);
-        const ts = r.num();
-        r.ch(COMMA);
-        const merchant = r.str();
-        r.ch(COMMA);
-        const cents = r.num();
-        r.ch(COMMA);
-        const country = r.str();
-        r.ch(COMMA);
-        const mcc = r.num();
-        r.ch(COMMA);
-        const channel = r.num();
-        r.ch(COMMA);
-        const localHour = r.num();
-        r.ch(COMMA);
-        const newMerchant = r.num();
-        r.ch(COMMA);
-        const merchantFeatures = r.numbers();
-        r.ch(CLOSE);
-        pending.push({ id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures, vectorAt: -1 });
-      } while (r.eat(COMMA));
+    r.rest(() => {
+      r.ch(OPEN);
+      const id = r.str();
+      r.ch(COMMA);
+      const ts = r.num();
+      r.ch(COMMA);
+      const merchant = r.str();
+      r.ch(COMMA);
+      const cents = r.num();
+      r.ch(COMMA);
+      const country = r.str();
+      r.ch(COMMA);
+      const mcc = r.num();
+      r.ch(COMMA);
+      const channel = r.num();
+      r.ch(COMMA);
+      const localHour = r.num();
+      r.ch(COMMA);
+      const newMerchant = r.num();
+      r.ch(COMMA);
+      const merchantFeatures = r.numbers();
       r.ch(CLOSE);
-    }
+      pending.push({ id, ts, merchant, cents, country, mcc, channel, localHour, newMerchant, merchantFeatures, vectorAt: -1 });
+    });
     r.lit(',"seen":');
     const seen = r.numberMap();
     r.lit(',"late":');
@@ -548,19 +549,16 @@ export function canonicalMerchant(engine: FeatureEngine, text: string): Merchant
     const maxTs = r.num();
     r.lit(',"t":[');
     const tiles: MerchantState['tiles'] = [];
-    if (!r.eat(CLOSE)) {
-      do {
-        r.ch(OPEN);
-        const i = r.num();
-        r.ch(COMMA);
-        const n = r.num();
-        r.ch(COMMA);
-        const c = r.num();
-        r.ch(CLOSE);
-        tiles.push({ i, n, c });
-      } while (r.eat(COMMA));
+    r.rest(() => {
+      r.ch(OPEN);
+      const i = r.num();
+      r.ch(COMMA);
+      const n = r.num();
+      r.ch(COMMA);
+      const c = r.num();
       r.ch(CLOSE);
-    }
+      tiles.push({ i, n, c });
+    });
     return merchantState(tiles, maxTs);
   });
 }
