@@ -130,10 +130,10 @@ export class DynamoOnlineStore implements OnlineStorePort {
     ];
     if (item.stats) values.push({ M: numberMap(item.stats) });
     if (item.seq) values.push({ M: stringMap(item.seq) });
-    const shape = (expectedVersion === null ? 4 : 0) + (item.stats ? 2 : 0) + (item.seq ? 1 : 0);
-    const Statement = (this.statements[shape] ??= statementText(this.options.tableName, expectedVersion === null, item.stats !== undefined, item.seq !== undefined));
-    const statement: BatchStatementRequest =
-      expectedVersion === null ? { Statement, Parameters: [pk, ...values] } : { Statement, Parameters: [...values, pk, { N: String(expectedVersion) }] };
+    const insert = expectedVersion === null;
+    const shape = (insert ? 4 : 0) + (item.stats ? 2 : 0) + (item.seq ? 1 : 0);
+    const Statement = (this.statements[shape] ??= statementText(this.options.tableName, insert, Boolean(item.stats), Boolean(item.seq)));
+    const statement: BatchStatementRequest = insert ? { Statement, Parameters: [pk, ...values] } : { Statement, Parameters: [...values, pk, { N: String(expectedVersion) }] };
     return new Promise((resolve, reject) => this.enqueue({ pk: item.pk, statement, tries: 0, resolve, reject }));
   }
 

@@ -296,6 +296,8 @@ interface DynaliteResponse {
 }
 type DynaliteHandler = (req: DynaliteRequest, res: DynaliteResponse) => void;
 
+const ZERO_SIGNATURE = '0'.repeat(64);
+
 /** dynalite's request: headers as the SDK would sign them (dynalite checks their form, not the signature). */
 class InProcessRequest extends EventEmitter implements DynaliteRequest {
   readonly method = 'POST';
@@ -312,8 +314,6 @@ class InProcessRequest extends EventEmitter implements DynaliteRequest {
     };
   }
 }
-
-const ZERO_SIGNATURE = '0'.repeat(64);
 
 /** Calls dynalite's request handler in this process, one call per statement. */
 function inProcess(dynalite: DynaliteHandler): DynamoCall {
@@ -388,7 +388,7 @@ export function serveBatchExecuteStatement(server: Server): void {
  * DeleteTable passes through the server (a table deleted and created again may have other keys).
  * A failed read is not kept: the next statement asks again.
  */
-export class KeySchemas {
+class KeySchemas {
   private readonly known = new Map<string, Promise<readonly string[]>>();
 
   constructor(private readonly call: DynamoCall) {}
