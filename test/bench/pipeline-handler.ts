@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BatchGetItemCommand, BatchWriteItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, BatchWriteItemCommand, DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { withoutCallLogging } from '../../lib/adapters/aws-clients';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { generateWorkload } from '../../lib/core/generator';
 import { platformResources, ENV } from '../../lib/core/resources';
 import { startStandIns } from '../../lib/local/stand-ins';
-import { localAwsEnvironment, localClients } from '../../lib/local/aws-clients';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localAwsEnvironment, localClients } from '../../lib/local/aws-clients';
 import { provision } from '../../lib/local/provision';
 import { toStreamEvent, type ShardRecord } from '../../lib/local/kinesis-event';
 
@@ -22,6 +23,10 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
   const dir = mkdtempSync(join(tmpdir(), 'fathom-bench-'));
   const standIns = await startStandIns({ dataDir: dir, persist: false });
   const clients = localClients(standIns.endpoints);
+  // The raw side's client is configured as the handler's own (lib/adapters/aws-clients.ts): without
+  // the SDK's per-call logger middleware, whose redacted copy of every input would otherwise walk
+  // each item through its schema on the raw side alone.
+  const rawClient = withoutCallLogging(new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: standIns.endpoints.dynamodb, maxAttempts: 8 }));
   try {
     const res = await provision(clients, platformResources('bench'));
     const raw = await provision(clients, platformResources('bench-raw'));
@@ -81,7 +86,7 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
         chunks.map(async (chunk) => {
           let req: Record<string, AttributeValue>[] = chunk;
           while (req.length > 0) {
-            const out = await clients.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [raw.tableName]: req.map((Item) => ({ PutRequest: { Item } })) } }));
+            const out = await rawClient.send(new BatchWriteItemCommand({ RequestItems: { [raw.tableName]: req.map((Item) => ({ PutRequest: { Item } })) } }));
             req = (out.UnprocessedItems?.[raw.tableName] ?? []).map((r) => r.PutRequest!.Item!);
           }
         }),
@@ -125,6 +130,7 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
     return out;
   } finally {
     clients.destroy();
+    rawClient.destroy();
     await standIns.stop();
     rmSync(dir, { recursive: true, force: true });
   }
