@@ -32,7 +32,7 @@ export const LOCAL_USAGE = `usage: fathom local [options]      (npm start)
   --exit              wait until the stream is drained, print a JSON summary, exit
   --data-dir DIR      state directory (default .fathom)
   --fresh             delete the state in DIR first (without it, a rerun sends the workload
-                      again into the state the last run left)
+                      again into the state the last run left; its summary counts that run alone)
   --port-api P        the local API's port (default 3000; 0 picks a free one)
   --port-dynamodb P   --port-kinesis P   --port-s3 P   --port-sqs P
                       stand-in ports (default: free ports)
@@ -127,16 +127,29 @@ function wipeState(dataDir: string): void {
   for (const name of ['dynamodb', 'kinesis', 's3', 'sqs', 'checkpoints']) rmSync(join(dataDir, name), { recursive: true, force: true });
 }
 
-async function summarize(platform: LocalPlatform, events: number, started: number): Promise<LocalSummary> {
-  const [store, dlq] = await Promise.all([
-    summarizeOnlineStore(platform.clients.dynamodb, platform.resources.tableName),
-    platform.dlqDepth(),
-  ]);
+/** What the state holds so far: the online store's ingest counters and the dead-letter queue's depth. */
+interface Totals {
+  readonly applied: number;
+  readonly duplicates: number;
+  readonly dlq: number;
+}
+
+async function totals(platform: LocalPlatform): Promise<Totals> {
+  const [store, dlq] = await Promise.all([summarizeOnlineStore(platform.clients.dynamodb, platform.resources.tableName), platform.dlqDepth()]);
+  return { applied: store.applied, duplicates: store.duplicates, dlq };
+}
+
+/**
+ * This run's figures: the totals now less those the run started on. A rerun into the state a
+ * previous run left (no --fresh) then reports what it did itself, not the sum of every run.
+ */
+async function summarize(platform: LocalPlatform, events: number, started: number, before: Totals): Promise<LocalSummary> {
+  const after = await totals(platform);
   return {
     events,
-    features_written: store.applied,
-    dlq,
-    duplicates_ignored: store.duplicates,
+    features_written: after.applied - before.applied,
+    dlq: after.dlq - before.dlq,
+    duplicates_ignored: after.duplicates - before.duplicates,
     seconds: Math.round((performance.now() - started) / 10) / 100,
   };
 }
@@ -217,6 +230,8 @@ async function runPlatform(args: LocalArgs): Promise<void> {
     dlq: () => platform.dlqDepth(),
   });
   try {
+    // Read before the replay starts: the summary counts this run's work alone.
+    const before = await totals(platform);
     const e = platform.endpoints;
     say(`fathom local: data in ${platform.dataDir}`);
     say(`  dynamodb ${e.dynamodb}  kinesis ${e.kinesis}  s3 ${e.s3}  sqs ${e.sqs}`);
@@ -256,7 +271,7 @@ async function runPlatform(args: LocalArgs): Promise<void> {
       return;
     }
 
-    const summary = await summarize(platform, replay.events, started);
+    const summary = await summarize(platform, replay.events, started, before);
     if (args.exit) {
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       return;
