@@ -19,7 +19,7 @@ import { ConfigError, ResourceError, ValidationError } from '../core/errors';
 import { FeatureEngine, referenceFeatureSet, type EngineOptions, type FeatureSet } from '../core/features';
 import type { EntityVector } from '../core/features/drivers';
 import { runBatch } from '../core/features/drivers';
-import type { Snapshot, SnapshotSelector } from '../core/iceberg';
+import { currentSnapshot, type Snapshot, type SnapshotSelector } from '../core/iceberg';
 import { formatTimestampMicros } from '../core/iceberg/timestamps';
 import { EVENTS_TABLE, FEATURE_LOG_TABLE, OFFLINE_TABLES, type FeatureLogRow } from '../core/offline/tables';
 import { CHANNELS, type TimedEvent } from '../core/schemas/event';
@@ -118,17 +118,23 @@ export async function backfillFeatureLog(options: BackfillOptions): Promise<Back
   const featureLog = await openTable(options.warehouse, FEATURE_LOG_TABLE);
   const target = tableName === DEFAULT_BACKFILL_TABLE ? featureLog : await openTable(options.warehouse, featureLogLikeTable(tableName));
 
-  // Refused before any work: the target must not already hold this version in the range.
-  const existing = await queryTables([{ table: target as IcebergTable<unknown>, as: 'target' }], ({ connection }) =>
-    numberOf(connection, `SELECT count(*) FROM (${featureLogRangeSql('target', featureSet, from.micros, to.micros)})`),
-  );
-  if (existing > 0) {
+  // The target must not already hold this version in the range: checked before any work, and again
+  // at the commit against the table it would land on (a concurrent backfill of the same range may
+  // have committed in between; the check and the commit are then one optimistic step).
+  const refuseIfLogged = async (snapshot: SnapshotSelector | undefined, concurrent: boolean): Promise<void> => {
+    const existing = await queryTables([{ table: target as IcebergTable<unknown>, as: 'target', ...(snapshot ? { snapshot } : {}) }], ({ connection }) =>
+      numberOf(connection, `SELECT count(*) FROM (${featureLogRangeSql('target', featureSet, from.micros, to.micros)})`),
+    );
+    if (existing === 0) return;
     throw new ConfigError(
-      `table: ${target.name} already holds ${existing} ${featureSet} rows with event time in [${from.iso}, ${to.iso}); a backfill would log those events twice. ` +
+      `table: ${target.name} already holds ${existing} ${featureSet} rows with event time in [${from.iso}, ${to.iso})${concurrent ? ', committed while this backfill ran' : ''}; ` +
+        `a backfill would log those events twice. ` +
         `Write it to a separate table (--table feature_log_backfill) to compare with the stream, or give new definitions a new feature-set version`,
       'table',
     );
-  }
+  };
+  const checked = (await listDataFiles(target as IcebergTable<unknown>)).snapshot?.['snapshot-id'] ?? null;
+  await refuseIfLogged(checked === null ? undefined : { snapshotId: checked }, false);
 
   const listed = await listDataFiles(events as IcebergTable<unknown>, { snapshot: options.eventsSnapshot });
   if (!listed.snapshot) throw new ResourceError(`${events.name}: the table has no snapshot yet (nothing to replay)`, events.name, false);
@@ -149,7 +155,14 @@ export async function backfillFeatureLog(options: BackfillOptions): Promise<Back
   const rows: FeatureLogRow[] = featureLogRowsOf(vectors, plan, featureSet, (options.now?.() ?? new Date()).toISOString());
 
   report({ phase: 'appending', rows: rows.length, table: target.name });
-  const appended = await appendRows(target, rows);
+  const appended = await appendRows(target, rows, {
+    validate: async (base) => {
+      const current = currentSnapshot(base.metadata)?.['snapshot-id'] ?? null;
+      // Unchanged since the check above: nothing to read again.
+      if (current === checked || current === null) return;
+      await refuseIfLogged({ snapshotId: current }, true);
+    },
+  });
   const result = {
     table: target.name,
     featureSet,

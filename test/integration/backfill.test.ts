@@ -79,6 +79,23 @@ describe('feature backfill', () => {
     await expect(backfillFeatureLog({ warehouse, from: TO, to: FROM })).rejects.toThrow(/to .* must be after from/);
   });
 
+  it('lands one of two concurrent backfills of the same range and refuses the other at its commit', async () => {
+    const table = 'feature_log_concurrent';
+    const run = () => backfillFeatureLog({ warehouse, from: FROM, to: TO, table, history: 'window' });
+    // Started together, both pass the check made before any work; the second to commit must
+    // find the first's rows in the table it would land on.
+    const [a, b] = await Promise.allSettled([run(), run()]);
+    const landed = [a, b].filter((r) => r.status === 'fulfilled');
+    const refused = [a, b].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(landed).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.reason).toBeInstanceOf(ConfigError);
+    expect(String(refused[0]!.reason)).toMatch(/feature_log_concurrent already holds \d+ card_fraud\.v1 rows/);
+    const rows = await readRows(await openTable(warehouse, featureLogLikeTable(table)));
+    expect(rows.length).toBe((landed[0] as PromiseFulfilledResult<{ rows: number }>).value.rows);
+    expect(new Set(rows.map((r) => r.event_id)).size).toBe(rows.length);
+  });
+
   it('lands new definitions in feature_log as a new version, which a training set can then use alone', async () => {
     // New definitions: the reference set without the merchant features, as version 2.
     const v2: FeatureSet = { ...referenceFeatureSet, version: 2, features: referenceFeatureSet.features.filter((f) => !f.kind.startsWith('merchant')) };

@@ -25,7 +25,17 @@ import {
 import { commitWithRetry, random53, type CommitOptions } from './commit-loop';
 import { readManifestList, writeManifest, writeManifestList } from './manifest-files';
 import { encodeParquetDataFile } from './parquet-data-file';
-import { dataDir, metadataDir, toUri, type IcebergTable } from './table';
+import { dataDir, metadataDir, toUri, type IcebergTable, type TableState } from './table';
+
+export interface AppendOptions extends CommitOptions {
+  /**
+   * Checked on every attempt against the table state the commit would apply to, before it is
+   * planned: throw to abandon the append (its files are removed, the error is the call's). A
+   * writer that must not commit over what another committed since it last looked (Iceberg's
+   * conflict validation) checks here: the commit only lands if nothing changed after the check.
+   */
+  readonly validate?: (base: TableState) => Promise<void>;
+}
 
 export interface AppendResult {
   readonly snapshotId: number;
@@ -80,9 +90,10 @@ export async function writeDataFiles(table: IcebergTable<unknown>, rows: readonl
  * Appends rows to the table in one atomic commit. Throws a ValidationError naming `rows[i].<field>`
  * before anything is written if a row is invalid; returns null for no rows (nothing to commit).
  * Safe to call concurrently, from any number of processes: a writer that loses the race for the
- * next version rebases on the winner and tries again, so every row lands exactly once.
+ * next version rebases on the winner and tries again (after `validate`, when given), so every row
+ * lands exactly once.
  */
-export async function appendRows<Row>(table: IcebergTable<Row>, rows: readonly unknown[], options: CommitOptions = {}): Promise<AppendResult | null> {
+export async function appendRows<Row>(table: IcebergTable<Row>, rows: readonly unknown[], options: AppendOptions = {}): Promise<AppendResult | null> {
   if (rows.length === 0) return null;
   const definition = table.definition;
   const physical = parseRows(definition, rows).map((row) => toPhysicalRow(definition, row));
@@ -102,6 +113,7 @@ export async function appendRows<Row>(table: IcebergTable<Row>, rows: readonly u
     const committed = await commitWithRetry(
       table,
       async (base, attempt) => {
+        await options.validate?.(base);
         manifest ??= await writeManifest(table, base.metadata, `${commitId}-m0.avro`, written.map((f) => addedEntry(f.dataFile)));
         if (snapshotId === 0 || base.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId)) snapshotId = snapshotIdFrom(random53, base.metadata);
         const listPath = join(metadataDir(table), `snap-${snapshotId}-${attempt}-${commitId}.avro`);
