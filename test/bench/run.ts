@@ -3,6 +3,9 @@
 // baseline in the same run, so the figures compare on the same machine and moment.
 import { parseArgs } from 'node:util';
 
+// The SDK's Node 22 notice would interleave with the progress lines (bin/fathom.ts silences it too).
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 const suites: Record<string, () => Promise<{ run: (opts: Record<string, string | undefined>) => Promise<unknown> }>> = {
   api: () => import('./api'),
   pipeline: () => import('./pipeline'),
