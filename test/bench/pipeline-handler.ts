@@ -1,4 +1,6 @@
-// The handler path into dynalite beside raw BatchWriteItem of the same items to the same dynalite.
+// The handler path into dynalite beside raw BatchWriteItem of the same items to the same dynalite,
+// both through clients configured alike; and the handler's own read and version-conditioned write
+// of those items, each timed alone (`io_alone`), in units of the raw write's time.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

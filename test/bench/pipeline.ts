@@ -1,6 +1,7 @@
 // Pipeline benchmark: (1) the feature engine alone, events/s on one core, beside a bare
 // aggregation loop over the same events; (2) the feature-transform handler writing into dynalite,
-// items/s, beside raw BatchWriteItem of the same items to the same dynalite.
+// items/s, beside raw BatchWriteItem of the same items to the same dynalite, with the handler's
+// read and conditional write each alone.
 import { performance } from 'node:perf_hooks';
 import { FeatureEngine, referenceFeatureSet, runBatch, IncrementalDriver, MINUTE_MS, type EntityVector } from '../../lib/core/features';
 import { generateWorkload } from '../../lib/core/generator';
