@@ -27,8 +27,11 @@ const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 const SUPPORTED =
   `the local DynamoDB stand-in runs only INSERT INTO "t" VALUE {'a': ?, …} and UPDATE "t" SET "a"=? … [REMOVE "b" …] WHERE "k"=? [AND "c"=? …], every value a ? parameter`;
 
-/** One DynamoDB JSON-protocol call (PutItem, UpdateItem, DescribeTable): the answer's status and body. */
-export type DynamoCall = (operation: 'PutItem' | 'UpdateItem' | 'DescribeTable', input: Json) => Promise<{ status: number; body: string }>;
+/** The operations the shim sends dynalite, and those the handler benchmark's dynalite floor adds. */
+export type DynamoOperation = 'PutItem' | 'UpdateItem' | 'DescribeTable' | 'CreateTable' | 'BatchWriteItem';
+
+/** One DynamoDB JSON-protocol call: the answer's status and body. */
+export type DynamoCall = (operation: DynamoOperation, input: Json) => Promise<{ status: number; body: string }>;
 
 /** One element of BatchExecuteStatement's `Responses`. */
 export type StatementResponse = { readonly TableName: string } | { readonly TableName?: string; readonly Error: { readonly Code: string; readonly Message: string } };
@@ -342,6 +345,16 @@ function inProcess(dynalite: DynaliteHandler): DynamoCall {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
+}
+
+/**
+ * Calls to a dynalite server's own request handler in this process, as the shim makes them (no
+ * socket, no SDK). For a server the shim serves, the calls go through it, to dynalite unchanged.
+ */
+export function dynaliteCall(server: Server): DynamoCall {
+  const listeners = server.listeners('request');
+  if (listeners.length !== 1) throw new Error(`expected dynalite's one request listener, found ${listeners.length}`);
+  return inProcess(listeners[0] as DynaliteHandler);
 }
 
 const BODY_ERRORS: BodyErrors = {

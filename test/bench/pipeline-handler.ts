@@ -1,6 +1,8 @@
 // The handler path into dynalite beside raw BatchWriteItem of the same items to the same dynalite,
 // both through clients configured alike; and the handler's own read and version-conditioned write
-// of those items, each timed alone (`io_alone`), in units of the raw write's time.
+// of those items, each timed alone (`io_alone`), in units of the raw write's time; and, inside a
+// dynalite of its own with no SDK or HTTP, the conditional write as the local shim runs it beside
+// BatchWriteItem (`dynalite_alone`): the stand-in's own floor.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +19,8 @@ import { startStandIns } from '../../lib/local/stand-ins';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localAwsEnvironment, localClients } from '../../lib/local/aws-clients';
 import { provision } from '../../lib/local/provision';
 import { toStreamEvent, type ShardRecord } from '../../lib/local/kinesis-event';
+import { dynaliteCall, runStatement, type DynamoCall } from '../../lib/local/dynamodb-statements';
+import dynalite from 'dynalite';
 
 type Handler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse>;
 
@@ -114,6 +118,8 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
     let readMs = 0;
     let writeMs = 0;
     let items = 0;
+    // Each entity once (an entity recurs across batches, at later versions): its latest item.
+    const sample = new Map<string, Record<string, AttributeValue>>();
     for (let b = 0; b < kinesisEvents.length; b++) {
       const timed = b >= WARM;
       let t = performance.now();
@@ -131,8 +137,11 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
       if (timed) {
         writeMs += performance.now() - t;
         items += stored.length;
+        for (const item of stored) if (sample.size < FLOOR_ITEMS || sample.has(item['pk']!.S!)) sample.set(item['pk']!.S!, item);
       }
     }
+    log(`dynalite alone: ${sample.size} of the entities' items, conditional UpdateItem as the shim runs a statement beside BatchWriteItem`);
+    const floor = await dynaliteFloor([...sample.values()]);
     const handlerSeconds = handlerMs / 1000;
     const rawSeconds = rawMs / 1000;
     const handlerRate = Math.round(items / handlerSeconds);
@@ -158,6 +167,7 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
         conditional_write_in_raw_write_units: Number((writeMs / rawMs).toFixed(3)),
         handler_in_raw_write_units: Number((handlerMs / rawMs).toFixed(3)),
       },
+      dynalite_alone: floor,
     };
     log(JSON.stringify(out));
     return out;
@@ -194,4 +204,69 @@ function nextVersion(item: Record<string, AttributeValue>): [EntityWrite, number
     ...(u.seq ? { seq: u.seq } : {}),
   };
   return [write, u.version];
+}
+
+/** Items the dynalite floor writes, taken from the timed batches' own items. */
+const FLOOR_ITEMS = 2000;
+
+/**
+ * The stand-in's floor, with no SDK, HTTP or body parse: `items` written inside a dynalite of its
+ * own, 25 at a time, each as the local shim runs an UPDATE statement (runStatement: an UpdateItem
+ * conditioned on the stored version), beside BatchWriteItem of the same 25. Rounds alternate the
+ * two sides; the median round of each is reported, in µs per item and as a ratio.
+ */
+async function dynaliteFloor(items: readonly Record<string, AttributeValue>[]) {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // Listening (on a free loopback port, never called through it) so that close() closes its store.
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const call = dynaliteCall(server);
+  const ok = async (reply: ReturnType<DynamoCall>) => {
+    const r = await reply;
+    if (r.status !== 200) throw new Error(`dynalite answered ${r.status}: ${r.body}`);
+  };
+  try {
+    for (const table of ['floor-conditional', 'floor-batch']) {
+      await ok(call('CreateTable', { TableName: table, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+    }
+    // dynalite turns a new table ACTIVE on a timer, even at createTableMs 0.
+    for (const table of ['floor-conditional', 'floor-batch']) {
+      for (let tries = 0; !(await call('DescribeTable', { TableName: table })).body.includes('"TableStatus":"ACTIVE"'); tries++) {
+        if (tries === 100) throw new Error(`dynalite table ${table} never became ACTIVE`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    for (const Item of items) await ok(call('PutItem', { TableName: 'floor-conditional', Item }));
+    const chunks: (readonly Record<string, AttributeValue>[])[] = [];
+    for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
+    const conditionalMs: number[] = [];
+    const batchMs: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      let t = performance.now();
+      for (const chunk of chunks) {
+        const answers = await Promise.all(
+          chunk.map((item) => {
+            const held = Number(item['version']!.N) + round;
+            const set = Object.entries(item).filter(([name]) => name !== 'pk').map(([name, value]): [string, unknown] => [name, name === 'version' ? { N: String(held + 1) } : value]);
+            return runStatement({ kind: 'update', table: 'floor-conditional', set, remove: [], where: [['pk', item['pk']], ['version', { N: String(held) }]] }, ['pk'], call);
+          }),
+        );
+        const failed = answers.find((a) => 'Error' in a);
+        if (failed) throw new Error(`a conditional update failed: ${JSON.stringify(failed)}`);
+      }
+      conditionalMs.push(performance.now() - t);
+      t = performance.now();
+      for (const chunk of chunks) await ok(call('BatchWriteItem', { RequestItems: { 'floor-batch': chunk.map((Item) => ({ PutRequest: { Item } })) } }));
+      batchMs.push(performance.now() - t);
+    }
+    const median = (ms: number[]) => [...ms].sort((a, b) => a - b)[ms.length >> 1]!;
+    const perItem = (ms: number[]) => Math.round((median(ms) * 1000) / items.length);
+    return {
+      items: items.length,
+      conditional_update_us_per_item: perItem(conditionalMs),
+      batch_write_us_per_item: perItem(batchMs),
+      conditional_update_in_batch_write_units: Number((median(conditionalMs) / median(batchMs)).toFixed(3)),
+    };
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
