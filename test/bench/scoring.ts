@@ -318,6 +318,39 @@ export async function run(opts: Record<string, string | undefined>) {
     reasons_us: await p50((i) => topReasons(lease.model.contributions(at(rows32, i))!, manifest.features, at(rows, i))),
     answer_json_us: await p50((i) => JSON.stringify(at(answers, i))),
   };
+  // The bare run again, each one right after one step of the path run untimed (on the next
+  // request's input): what that step's work does to onnxruntime's next run. Interleaved step by
+  // step in blocks, so the machine's slow spells fall on every column alike.
+  log("onnxruntime's bare run after each path step");
+  const before: Record<string, (i: number) => unknown> = {
+    nothing: () => undefined,
+    parse: (i) => parseScoreBody(at(bodies, i)),
+    features: (i) => scorer.features(at(inputs, i).event, at(inputs, i).items),
+    contributions: (i) => lease.model.contributions(at(rows32, i)),
+    answer_json: (i) => JSON.stringify(at(answers, i)),
+    // Every step of a request but the model run, in order: the JS work that separates two runs in the path.
+    all_steps_but_the_run: async (i) => {
+      const r = parseScoreBody(at(bodies, i));
+      if (!r.ok) throw r.error;
+      const k = entityKeysFor(r.value.event);
+      const got = await store.getMany([k.card, k.merchant]);
+      const row = scorer.features(r.value.event, { card: got.get(k.card), merchant: got.get(k.merchant) });
+      const x = Float32Array.from(row.values);
+      return JSON.stringify({ ...at(answers, i), reasons: topReasons(lease.model.contributions(x)!, manifest.features, row.values) });
+    },
+  };
+  const afterMs: Record<string, number[]> = Object.fromEntries(Object.keys(before).map((k) => [k, []]));
+  for (let block = 0; block < 10; block++) {
+    for (const [step, fn] of Object.entries(before)) {
+      for (let i = 0; i < 500; i++) {
+        await fn(block * 500 + i);
+        const t = performance.now();
+        await bareRun();
+        if (block > 0) afterMs[step]!.push(performance.now() - t);
+      }
+    }
+  }
+  const bareAfterStep = Object.fromEntries(Object.entries(afterMs).map(([step, ms]) => [`${step}_us`, summary(ms).p50_us]));
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
   log('batched scoring');
@@ -364,6 +397,9 @@ export async function run(opts: Record<string, string | undefined>) {
       // The same steps timed inside the path (the timed service's own p50 beside them); `rest_us` is
       // the body's parse, the lease, topReasons, the answer and its JSON, and the awaits between.
       in_path_p50_us: { path_us: timedStats.p50_us, ...inPathP50 },
+      // The bare run's p50 right after one step of the path (untimed): onnxruntime's per-call cost
+      // rises with the JS work done between two runs; `all_steps_but_the_run` is that work in the path.
+      bare_session_run_after_step_p50_us: bareAfterStep,
     },
     batched: {
       rows: batch,
