@@ -28,8 +28,8 @@ import { readJsonBody, replyJson, type BodyErrors, type Json } from './aws-json-
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fromFirehoseRecord } from '../adapters/firehose-sink';
-import { appendRows, openTable, type IcebergTable, type WarehouseOptions } from '../adapters/iceberg';
-import { ValidationError } from '../core/errors';
+import { appendRows, compact, openTable, type CompactResult, type IcebergTable, type WarehouseOptions } from '../adapters/iceberg';
+import { ConfigError, ValidationError } from '../core/errors';
 import { parseRow, type IcebergTableDefinition } from '../core/iceberg/table-definition';
 import { LOCAL_FIREHOSE_BUFFERING } from '../core/resources';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws-clients';
@@ -41,6 +41,8 @@ import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws-clients';
  */
 export interface TableSink {
   append(table: IcebergTableDefinition<unknown>, rows: readonly unknown[]): Promise<void>;
+  /** Waits for the sink's own background work (maintenance), once the last append is done. */
+  close?(): Promise<void>;
 }
 
 export interface FirehoseBuffering {
@@ -516,6 +518,8 @@ export async function startFirehoseEndpoint(options: FirehoseEndpointOptions): P
           }
         }),
       );
+      // The sink's own work (a background compaction) finishes before its files may go away.
+      await options.sink.close?.();
     },
   };
 }
@@ -562,12 +566,42 @@ function describe(error: unknown): string {
 
 
 
+/** What the warehouse sink does to its tables on its own, as Glue's table optimizers do on AWS. */
+export interface WarehouseMaintenance {
+  /**
+   * Compacts a table (its small files into one per partition, `compact`) after this many appends
+   * to it, in the background: appends never wait for it, and it commits atomically beside them.
+   * 0: never (`npx fathom offline compact` does it by hand). @default 0
+   */
+  readonly compactEvery?: number;
+  /** Told of each background compaction: its result (null: nothing to compact) or its error. */
+  readonly onCompaction?: (table: string, outcome: { readonly result: CompactResult | null } | { readonly error: unknown }) => void;
+}
+
 /**
  * The project's Iceberg writer as a TableSink: tables under `<warehouse>/<database>/<table>/`,
  * opened (created on first use) once each; every append is one atomic commit.
  */
-export function warehouseSink(options: WarehouseOptions): TableSink {
+export function warehouseSink(options: WarehouseOptions, maintenance: WarehouseMaintenance = {}): TableSink {
+  const compactEvery = maintenance.compactEvery ?? 0;
+  if (!Number.isInteger(compactEvery) || compactEvery < 0) throw new ConfigError(`compactEvery: must be a non-negative integer, got ${compactEvery}`, 'compactEvery');
   const opened = new Map<string, Promise<IcebergTable<unknown>>>();
+  /** Appends to each table since its last compaction started. */
+  const appends = new Map<string, number>();
+  /** The compaction under way, per table: one at a time each. */
+  const compacting = new Map<string, Promise<void>>();
+  const compactInBackground = (table: IcebergTable<unknown>): void => {
+    const name = table.definition.name;
+    appends.set(name, 0);
+    const run = compact(table).then(
+      (result) => maintenance.onCompaction?.(name, { result }),
+      (error: unknown) => maintenance.onCompaction?.(name, { error }),
+    );
+    compacting.set(
+      name,
+      run.finally(() => compacting.delete(name)),
+    );
+  };
   return {
     async append(definition, rows) {
       let table = opened.get(definition.name);
@@ -577,7 +611,15 @@ export function warehouseSink(options: WarehouseOptions): TableSink {
         // A table that failed to open is opened afresh next time.
         table.catch(() => opened.delete(definition.name));
       }
-      await appendRows(await table, rows);
+      const open = await table;
+      await appendRows(open, rows);
+      if (compactEvery === 0) return;
+      const count = (appends.get(definition.name) ?? 0) + 1;
+      appends.set(definition.name, count);
+      if (count >= compactEvery && !compacting.has(definition.name)) compactInBackground(open);
+    },
+    async close() {
+      while (compacting.size > 0) await Promise.all(compacting.values());
     },
   };
 }

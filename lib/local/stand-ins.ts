@@ -52,6 +52,12 @@ export interface StandInOptions {
   readonly firehoseBuffering?: Partial<FirehoseBuffering>;
 }
 
+/**
+ * Appends to a local offline table between two automatic compactions: with the endpoint's 2 s
+ * buffering, about one a minute for a table that receives rows all the time.
+ */
+export const LOCAL_COMPACT_EVERY = 30;
+
 /** Where the local Iceberg tables and the Firehose error output live under a data dir. */
 export const WAREHOUSE_DIR = 'warehouse';
 export const FIREHOSE_ERRORS_DIR = 'firehose-errors';
@@ -131,7 +137,14 @@ export async function startStandIns(options: StandInOptions = {}): Promise<Stand
       host,
       port: ports.firehose ?? 0,
       streams: Object.fromEntries(OFFLINE_TABLE_NAMES.map((table) => [offline.deliveryStreams[table].name, OFFLINE_TABLES[table]])),
-      sink: warehouseSink({ warehouse: dir(WAREHOUSE_DIR), database: offline.database }),
+      // Compacted as it fills, as Glue's table optimizers do the deployed tables (tableOptimizers).
+      sink: warehouseSink({ warehouse: dir(WAREHOUSE_DIR), database: offline.database }, {
+        compactEvery: LOCAL_COMPACT_EVERY,
+        // Nothing is lost when one fails (its commit is atomic) and the next one tries again; said, not hidden.
+        onCompaction: (table, outcome) => {
+          if ('error' in outcome) process.stderr.write(`[offline store] compaction of ${table} failed, it will run again: ${String(outcome.error)}\n`);
+        },
+      }),
       errorDir: join(dataDir, FIREHOSE_ERRORS_DIR),
       databaseName: offline.database,
       ...(options.firehoseBuffering ? { buffering: options.firehoseBuffering } : {}),

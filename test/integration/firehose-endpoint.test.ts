@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-firehose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FirehoseDeliveryError, FirehoseSink, firehoseClient, toFirehoseRecord } from '../../lib/adapters/firehose-sink';
-import { listDataFiles, openTable, readRows } from '../../lib/adapters/iceberg';
+import { listDataFiles, openTable, readRows, type IcebergTable } from '../../lib/adapters/iceberg';
 import { ResourceError, ValidationError } from '../../lib/core/errors';
 import type { IcebergTableDefinition } from '../../lib/core/iceberg/table-definition';
 import { EVENTS_TABLE, LABELS_TABLE, type EventsRow, type LabelsRow } from '../../lib/core/offline/tables';
@@ -354,6 +354,50 @@ describe('local Firehose endpoint (AWS JSON 1.1) delivering into Iceberg tables'
     const errors = errorRecords(errorDir, LABELS).map(({ line }) => line);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ errorCode: 'DeliveryFailed', errorMessage: expect.stringMatching(/endpoint closed before delivery: .*warehouse unreachable/) });
+  });
+});
+
+describe('the warehouse sink compacts its tables as they fill (Glue table optimizers on AWS)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fathom-sink-compact-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('compacts a table in the background every compactEvery appends; every row stays, once', async () => {
+    const warehouse = { warehouse: join(dir, 'warehouse'), database: DATABASE };
+    const outcomes: { table: string; files?: number; error?: unknown }[] = [];
+    const sink = warehouseSink(warehouse, {
+      compactEvery: 3,
+      onCompaction: (table, outcome) => outcomes.push('error' in outcome ? { table, error: outcome.error } : { table, files: outcome.result?.rewrittenFiles ?? 0 }),
+    });
+    // Seven appends of ten hourly events each: one file per day partition an append touches.
+    let appended = 0;
+    for (let k = 0; k < 7; k++) {
+      const rows = events(10, 10 * k);
+      appended += new Set(rows.map((r) => r.event_time.slice(0, 10))).size;
+      await sink.append(EVENTS_TABLE as IcebergTableDefinition<unknown>, rows);
+    }
+    await sink.close!();
+    const table = await openTable(warehouse, EVENTS_TABLE);
+    expect(byId(await readRows(table))).toEqual(byId(events(70)));
+    // A compaction starts after the 3rd append, and after the 6th unless the first is still running
+    // (appends never wait for one): each rewrote files, and fewer are left than were appended.
+    expect(outcomes.length).toBeGreaterThanOrEqual(1);
+    expect(outcomes.every((o) => o.table === 'events' && o.error === undefined && o.files! > 0)).toBe(true);
+    const live = await listDataFiles(table as IcebergTable<unknown>);
+    expect(appended).toBe(9);
+    expect(live.files.length).toBeLessThan(appended);
+  });
+
+  it('does not compact unless asked, and refuses a compactEvery that is not a count', async () => {
+    const warehouse = { warehouse: join(dir, 'warehouse'), database: DATABASE };
+    const sink = warehouseSink(warehouse);
+    // Four appends touching 1, 2, 1 and 2 day partitions: six files, left as they are.
+    for (let k = 0; k < 4; k++) await sink.append(EVENTS_TABLE as IcebergTableDefinition<unknown>, events(10, 10 * k));
+    await sink.close!();
+    expect((await listDataFiles((await openTable(warehouse, EVENTS_TABLE)) as IcebergTable<unknown>)).files).toHaveLength(6);
+    expect(() => warehouseSink(warehouse, { compactEvery: 1.5 })).toThrow(/compactEvery: must be a non-negative integer/);
   });
 });
 
