@@ -15,7 +15,7 @@ import { summarizeOnlineStore } from '../local/online-store-summary';
 import { startLocalPlatform, type LocalPlatform } from '../local/platform';
 import { replayEvents, startReplayProgress } from '../local/replay';
 import { ClientTraffic } from '../local/client-traffic';
-import { DEFAULT_DATA_DIR, type StandInPorts } from '../local/stand-ins';
+import { DEFAULT_DATA_DIR, FIREHOSE_ERRORS_DIR, WAREHOUSE_DIR, type StandInPorts } from '../local/stand-ins';
 import { API_KEYS_FILE } from '../local/api/api-keys';
 import type { PlatformApi } from '../local/api/platform-api';
 import { DEFAULT_API_PORT } from '../local/api/server';
@@ -122,9 +122,13 @@ export function parseLocalArgs(argv: readonly string[]): LocalArgs | undefined {
   };
 }
 
-/** Deletes what the platform keeps in the data dir (only its own subfolders, never the dir itself). */
+/**
+ * Deletes what the platform keeps in the data dir (only its own subfolders, never the dir itself):
+ * the stand-ins' state, the offline store and its error output. The signing keys and the API keys
+ * stay (see the usage).
+ */
 function wipeState(dataDir: string): void {
-  for (const name of ['dynamodb', 'kinesis', 's3', 'sqs', 'checkpoints']) rmSync(join(dataDir, name), { recursive: true, force: true });
+  for (const name of ['dynamodb', 'kinesis', 's3', 'sqs', 'checkpoints', WAREHOUSE_DIR, FIREHOSE_ERRORS_DIR]) rmSync(join(dataDir, name), { recursive: true, force: true });
 }
 
 /** What the state holds so far: the online store's ingest counters and the dead-letter queue's depth. */

@@ -121,7 +121,15 @@ describe('npm start (fathom local)', () => {
     expect(s2).toMatchObject({ events: 300, dlq: 3 });
     expect(s2['duplicates_ignored']).toBeGreaterThan(0);
     expect(s2['features_written']! + s2['duplicates_ignored']!).toBeLessThanOrEqual(300);
-  }, 240_000);
+
+    // --fresh starts from nothing, the offline store included: its events table holds this run's
+    // 300 events alone, not the 900 of three runs.
+    const third = await run([...args, '--fresh'], 110_000);
+    expect(third.code, third.stderr).toBe(0);
+    expect(summaryOf(third)).toMatchObject({ events: 300, features_written: 300, dlq: 3, duplicates_ignored: 0 });
+    const warehouse = { warehouse: join(dataDir, WAREHOUSE_DIR), database: platformResources().offlineStore.database };
+    expect(await readRows(await openTable(warehouse, EVENTS_TABLE))).toHaveLength(300);
+  }, 360_000);
 
   it('keeps running after the replay until Ctrl-C, then stops cleanly', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'fathom-start-'));
