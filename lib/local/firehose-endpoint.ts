@@ -574,7 +574,7 @@ export interface WarehouseMaintenance {
    * 0: never (`npx fathom offline compact` does it by hand). @default 0
    */
   readonly compactEvery?: number;
-  /** Told of each background compaction: its result (null: nothing to compact) or its error. */
+  /** Told of each background compaction: its result (null: nothing to compact) or its error. Must not throw (what it throws is dropped). */
   readonly onCompaction?: (table: string, outcome: { readonly result: CompactResult | null } | { readonly error: unknown }) => void;
 }
 
@@ -593,14 +593,18 @@ export function warehouseSink(options: WarehouseOptions, maintenance: WarehouseM
   const compactInBackground = (table: IcebergTable<unknown>): void => {
     const name = table.definition.name;
     appends.set(name, 0);
+    const tell = (outcome: Parameters<NonNullable<WarehouseMaintenance['onCompaction']>>[1]): void => {
+      try {
+        maintenance.onCompaction?.(name, outcome);
+      } catch {
+        // An observer that throws must not leave a rejected compaction behind.
+      }
+    };
     const run = compact(table).then(
-      (result) => maintenance.onCompaction?.(name, { result }),
-      (error: unknown) => maintenance.onCompaction?.(name, { error }),
+      (result) => tell({ result }),
+      (error: unknown) => tell({ error }),
     );
-    compacting.set(
-      name,
-      run.finally(() => compacting.delete(name)),
-    );
+    compacting.set(name, run.finally(() => compacting.delete(name)));
   };
   return {
     async append(definition, rows) {
