@@ -9,7 +9,8 @@
 // goes is reported twice: each step alone in a loop, and the same steps timed inside the path
 // (a second service over timing wrappers of the model runtime, the scorer's features and the
 // store): inside the path each step runs with the caches the other steps left, and costs more
-// than alone. (2) Batched scoring,
+// than alone; and the bare run timed right after each step run alone, which shows onnxruntime's
+// per-call cost rising with the JS work done between two runs. (2) Batched scoring,
 // rows/s, beside a bare batched `session.run`. The model is trained here on the reference workload
 // and exported by the project's own exporter, so its size is a real model's.
 import { performance } from 'node:perf_hooks';
