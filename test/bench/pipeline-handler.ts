@@ -89,10 +89,8 @@ export async function handlerPathBench({ batches, log }: { batches: number; log:
       return out;
     };
     const writeRaw = async (stored: readonly Record<string, AttributeValue>[]) => {
-      const chunks: Record<string, AttributeValue>[][] = [];
-      for (let i = 0; i < stored.length; i += 25) chunks.push(stored.slice(i, i + 25));
       await Promise.all(
-        chunks.map(async (chunk) => {
+        batchesOf25(stored).map(async (chunk) => {
           let req: Record<string, AttributeValue>[] = chunk;
           while (req.length > 0) {
             const out = await rawClient.send(new BatchWriteItemCommand({ RequestItems: { [raw.tableName]: req.map((Item) => ({ PutRequest: { Item } })) } }));
@@ -236,8 +234,7 @@ async function dynaliteFloor(items: readonly Record<string, AttributeValue>[]) {
       }
     }
     for (const Item of items) await ok(call('PutItem', { TableName: 'floor-conditional', Item }));
-    const chunks: (readonly Record<string, AttributeValue>[])[] = [];
-    for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
+    const chunks = batchesOf25(items);
     const conditionalMs: number[] = [];
     const batchMs: number[] = [];
     for (let round = 0; round < 5; round++) {
@@ -269,4 +266,11 @@ async function dynaliteFloor(items: readonly Record<string, AttributeValue>[]) {
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** `items` in runs of 25, BatchWriteItem's limit (and BatchExecuteStatement's). */
+function batchesOf25<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += 25) out.push(items.slice(i, i + 25));
+  return out;
 }
